@@ -1,0 +1,37 @@
+"""sndust: hierarchical Bayesian inference of SN Ia light curves and host-galaxy dust.
+
+BayeSN (Mandel+22, Thorp+21, Grayling+24) as composable JAX/Equinox parts::
+
+    import sndust as sd
+
+    sed = sd.BayeSNModel.load("T21")
+    survey = sd.Survey.from_snana("foundation_dr1", bands={"g": "g_PS1", "r": "r_PS1"})
+    prepared = sd.prepare(survey, sed, sd.Fitzpatrick99())
+    flux = prepared.fluxcal(theta=..., A_V=..., R_V=..., e=..., distmod=...)
+
+Precision is never changed on import: call ``jax.config.update("jax_enable_x64", True)``
+(or :func:`sndust.enable_x64`) for float64, BayeSN's precision.
+"""
+
+from ._dust import CCM89 as CCM89
+from ._dust import AbstractDustLaw as AbstractDustLaw
+from ._dust import Fitzpatrick99 as Fitzpatrick99
+from ._dust import ODonnell94 as ODonnell94
+from ._dust import milky_way_transmission as milky_way_transmission
+from ._errors import ConfigError as ConfigError
+from ._errors import DataError as DataError
+from ._errors import ModelError as ModelError
+from ._errors import SndustError as SndustError
+from ._filters import Filter as Filter
+from ._filters import FilterBank as FilterBank
+from ._forward import PreparedSurvey as PreparedSurvey
+from ._forward import prepare as prepare
+from ._precision import enable_x64 as enable_x64
+from ._sed import AbstractSEDModel as AbstractSEDModel
+from ._sed import BayeSNModel as BayeSNModel
+from ._sed._bayesn import builtin_models as builtin_models
+from ._survey import Drop as Drop
+from ._survey import LightCurve as LightCurve
+from ._survey import Survey as Survey
+
+__version__ = "0.1.0.dev0"

@@ -1,0 +1,280 @@
+"""The prepared survey: every parameter-independent array, and the batched forward model.
+
+A :class:`PreparedSurvey` is an Equinox module (a pytree of arrays) built once by
+:func:`sndust.prepare`. Its methods compute model FLUXCAL (zero point 27.5), magnitudes and
+the Gaussian flux log-likelihood of every observation of every SN in one call, as a
+function of the per-SN latent parameters; they are pure, batched, jit-able and
+differentiable in all of them.
+
+Per evaluation only parameter-dependent work runs (DESIGN.md §2, "hoist invariants"):
+
+    W_s   = W0 + θ_s W1 + ε_s                               (n_sn, n_lknot, n_tknot)
+    E_c   = W_{s(c)} J_t(c)                                 per chunk: (n_lknot, size)
+    X_c   = J_λ(window c) E_c + A_V,s A(λ; R_V,s)/A_V       (window, size), mag
+    F_c   = Σ_λ G_c(λ, t) 10^{-0.4 X_c} · 10^{-0.4 (M0 + μ_s + δM_s)}
+
+``G`` folds together the Hsiao template at each observed phase, the redshifted band
+weights, Milky Way extinction, the ``1/(1+z)`` factor and the zero point, all fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, ArrayLike, Bool, Float, Int, PyTree
+
+from .._dust import AbstractDustLaw
+
+__all__ = ["PreparedSurvey", "SurveyInfo"]
+
+_LN10_04 = float(0.4 * np.log(10.0))  # Python floats stay weakly typed: no f32 -> f64 promotion
+_HALF_LOG_2PI = float(0.5 * np.log(2.0 * np.pi))
+
+_PerSN = Float[ArrayLike, "#n_sn"]
+
+
+@dataclass(eq=False)
+class SurveyInfo:
+    """Host-side description of a prepared survey (hashed by identity, so it is cheap as a
+    static field): which SNe and bands it holds, where they came from, and what
+    :func:`sndust.prepare` dropped and why."""
+
+    snid: tuple[str, ...]
+    survey_index: np.ndarray  # index of each prepared SN in the source Survey
+    band_names: tuple[str, ...]
+    drops: tuple  # Drop records added by prepare()
+    survey: object  # the source Survey (after selection)
+    n_obs: int
+    phase_window: tuple[float, float]
+    chunk_size: int
+    window: int
+
+    def report(self) -> str:
+        lines = [
+            f"{len(self.snid)} SNe prepared; {len(self.band_names)} bands "
+            f"({', '.join(self.band_names)}); chunk size {self.chunk_size}, "
+            f"wavelength window {self.window} bins"
+        ]
+        base = getattr(self.survey, "report", None)
+        if base is not None:
+            lines.append(base())
+        if self.drops:
+            lines.append(f"dropped while preparing ({len(self.drops)}):")
+            for d in self.drops:
+                what = d.snid if d.band is None else f"{d.snid} {d.band}"
+                if d.mjd is not None:
+                    what += f" MJD {d.mjd:.3f}"
+                lines.append(f"  {what}: {d.reason}")
+        return "\n".join(lines)
+
+
+class PreparedSurvey(eqx.Module):
+    """A survey prepared for one SED model and dust law (see module docstring).
+
+    Build with :func:`sndust.prepare`. Shapes: ``n_sn`` SNe; ``n_chunk`` chunks of ``size``
+    observations of one SN in one band; ``window`` rest-wavelength bins per chunk.
+    """
+
+    info: SurveyInfo = eqx.field(static=True)
+    dust: AbstractDustLaw
+    free_tmax: bool = eqx.field(static=True)
+    # SED model (array leaves: a future training mode can differentiate through them)
+    W0: Float[Array, "nl nt"]
+    W1: Float[Array, "nl nt"]
+    L_sigma: Float[Array, "ne ne"]
+    M0: Float[Array, ""]
+    tau_knots: Float[Array, " nt"]
+    tau_curvature: Float[Array, "nt nt"]
+    dust_basis: PyTree
+    # layout
+    chunk_sn: Int[Array, " n_chunk"]
+    window_index: Int[Array, "n_chunk window"]
+    wave_basis: Float[Array, "n_chunk window nl"]
+    band_weight: Float[Array, "n_chunk window"]
+    phase: Float[Array, "n_chunk size"]
+    phase_basis: Float[Array, "n_chunk nt size"] | None
+    template_weight: Float[Array, "n_chunk window size"] | None
+    hsiao_flux: Float[Array, "n_wave n_phase"] | None
+    hsiao_phase0: float = eqx.field(static=True)
+    # data
+    obs_fluxcal: Float[Array, "n_chunk size"]
+    obs_fluxcal_err: Float[Array, "n_chunk size"]
+    mask: Bool[Array, "n_chunk size"]
+    obs_index: Int[Array, "n_chunk size"]
+    # per-SN metadata
+    z_hel: Float[Array, " n_sn"]
+    z_cmb: Float[Array, " n_sn"]
+    z_err: Float[Array, " n_sn"]
+    mwebv: Float[Array, " n_sn"]
+    log_mass: Float[Array, " n_sn"]
+    peak_mjd: Float[Array, " n_sn"]
+
+    # ------------------------------------------------------------------ sizes
+    @property
+    def n_sn(self) -> int:
+        return len(self.info.snid)
+
+    @property
+    def n_obs(self) -> int:
+        return self.info.n_obs
+
+    @property
+    def snid(self) -> tuple[str, ...]:
+        return self.info.snid
+
+    @property
+    def band_names(self) -> tuple[str, ...]:
+        return self.info.band_names
+
+    @property
+    def n_eps(self) -> int:
+        return self.L_sigma.shape[0]
+
+    def report(self) -> str:
+        """Every SN, band and point dropped on the way here, with the reason."""
+        return self.info.report()
+
+    # ------------------------------------------------------------------ pieces
+    def eps_from_e(self, e: Float[ArrayLike, "*b ne"]) -> Float[Array, "*b nl nt"]:
+        """ε surfaces from standard-normal ``e``: ``L_Σ e`` on interior wavelength knots,
+        wavelength-fastest, zero first and last wavelength rows."""
+        e = jnp.asarray(e)
+        n_l, n_t = self.W0.shape
+        interior = jnp.einsum("ij,...j->...i", self.L_sigma, e)
+        interior = jnp.swapaxes(interior.reshape(*e.shape[:-1], n_t, n_l - 2), -1, -2)
+        zero = jnp.zeros((*e.shape[:-1], 1, n_t), interior.dtype)
+        return jnp.concatenate([zero, interior, zero], axis=-2)
+
+    def _phase_terms(self, t_max):
+        """Spline rows J_t and template × band weights at the (shifted) phases."""
+        if not self.free_tmax:
+            return self.phase_basis, self.template_weight
+        shift = jnp.asarray(t_max, self.phase.dtype)
+        t = self.phase - jnp.broadcast_to(shift, (self.n_sn,))[self.chunk_sn][:, None]
+        basis = _spline_rows(t, self.tau_knots, self.tau_curvature)  # (n_chunk, size, nt)
+        lower = jnp.floor(t)
+        frac = t - lower
+        n_phase = self.hsiao_flux.shape[1]
+        lo = jnp.clip(lower.astype(jnp.int32) - int(self.hsiao_phase0), 0, n_phase - 1)
+        hi = jnp.clip(lo + 1, 0, n_phase - 1)
+        rows = self.window_index[:, :, None]
+        template = (1 - frac[:, None, :]) * self.hsiao_flux[rows, lo[:, None, :]] + frac[
+            :, None, :
+        ] * self.hsiao_flux[rows, hi[:, None, :]]
+        return jnp.swapaxes(basis, -1, -2), template * self.band_weight[:, :, None]
+
+    def _chunk_flux(self, theta, A_V, R_V, eps, distmod, delta_M, t_max):
+        dtype = self.obs_fluxcal.dtype
+        n_sn = self.n_sn
+
+        def per_sn(x):
+            return jnp.broadcast_to(jnp.asarray(x, dtype), (n_sn,))
+
+        theta, A_V, distmod, delta_M = map(per_sn, (theta, A_V, distmod, delta_M))
+        R_V = jnp.asarray(R_V, dtype)
+        eps = jnp.broadcast_to(jnp.asarray(eps, dtype), (n_sn, *self.W0.shape))
+        surfaces = self.W0 + theta[:, None, None] * self.W1 + eps  # (n_sn, nl, nt)
+        phase_basis, weight = self._phase_terms(t_max)
+        knots_at_obs = surfaces[self.chunk_sn] @ phase_basis  # (n_chunk, nl, size)
+        warp = self.wave_basis @ knots_at_obs  # (n_chunk, window, size)
+        dust = A_V[:, None] * self.dust.curve_from(self.dust_basis, R_V)  # (n_sn, n_wave)
+        dust = dust[self.chunk_sn[:, None], self.window_index]  # (n_chunk, window)
+        flux = jnp.sum(weight * jnp.exp(-_LN10_04 * (warp + dust[:, :, None])), axis=1)
+        scale = jnp.exp(-_LN10_04 * (self.M0 + distmod + delta_M))
+        return flux * scale[self.chunk_sn][:, None]
+
+    # ------------------------------------------------------------------ public
+    def chunk_fluxcal(
+        self,
+        *,
+        theta: _PerSN,
+        A_V: _PerSN,
+        R_V: _PerSN,
+        distmod: _PerSN,
+        eps: Float[ArrayLike, "#n_sn nl nt"] | None = None,
+        e: Float[ArrayLike, "n_sn ne"] | None = None,
+        delta_M: _PerSN = 0.0,
+        t_max: _PerSN | None = None,
+    ) -> Float[Array, "n_chunk size"]:
+        """Model FLUXCAL in the chunked layout (what likelihoods use; see :meth:`fluxcal`)."""
+        if (eps is None) == (e is None):
+            raise TypeError("pass exactly one of eps= (surfaces) or e= (standard normal)")
+        if eps is None:
+            eps = self.eps_from_e(jnp.asarray(e, self.obs_fluxcal.dtype))
+        if self.free_tmax and t_max is None:
+            raise TypeError("this survey was prepared with free_tmax=True: pass t_max=")
+        if not self.free_tmax and t_max is not None:
+            raise TypeError("t_max= needs a survey prepared with free_tmax=True")
+        flux = self._chunk_flux(theta, A_V, R_V, eps, distmod, delta_M, t_max)
+        return jnp.where(self.mask, flux, 0.0)
+
+    def to_survey_layout(self, chunked: Float[Array, "n_chunk size"]) -> Float[Array, "n_sn n_obs"]:
+        """Scatter chunked values back to the ``(n_sn, n_obs)`` layout of the source survey
+        (the prepared SNe only, in order; dropped points are 0)."""
+        out = jnp.zeros(self.n_sn * self.n_obs, chunked.dtype)
+        out = out.at[self.obs_index.reshape(-1)].set(chunked.reshape(-1), mode="drop")
+        return out.reshape(self.n_sn, self.n_obs)
+
+    def observed_mask(self) -> Bool[Array, "n_sn n_obs"]:
+        """Which ``(n_sn, n_obs)`` entries hold an observation used by the model."""
+        return self.to_survey_layout(self.mask.astype(self.obs_fluxcal.dtype)) > 0
+
+    def fluxcal(self, **params) -> Float[Array, "n_sn n_obs"]:
+        """Model FLUXCAL (zero point 27.5) of every observation of every SN.
+
+        Keyword args (arrays of shape ``(n_sn,)`` or scalars that broadcast):
+            theta: light-curve shape θ. A_V: host extinction, mag. R_V: host R_V (scalar
+            for a global R_V). distmod: distance modulus μ. delta_M: grey offset δM
+            (default 0; BayeSN's ``D_s = μ + δM``). eps: ε surfaces ``(n_sn, n_lknot,
+            n_tknot)`` or e: their standard-normal form ``(n_sn, n_eps)``. t_max: time of
+            maximum in rest-frame days relative to the catalogue peak (surveys prepared
+            with ``free_tmax=True`` only).
+
+        Returns:
+            ``(n_sn, n_obs)`` FLUXCAL, zero where there is no (used) observation.
+        """
+        return self.to_survey_layout(self.chunk_fluxcal(**params))
+
+    def magnitudes(self, **params) -> Float[Array, "n_sn n_obs"]:
+        """Model magnitudes ``27.5 - 2.5 log10(FLUXCAL)``; NaN where there is no observation."""
+        flux = self.fluxcal(**params)
+        ok = self.observed_mask()
+        return jnp.where(ok, 27.5 - 2.5 * jnp.log10(jnp.where(ok, flux, 1.0)), jnp.nan)
+
+    def log_likelihood_per_sn(self, **params) -> Float[Array, " n_sn"]:
+        """Gaussian FLUXCAL log-likelihood of each SN, summed over its observations."""
+        model = self.chunk_fluxcal(**params)
+        z = (self.obs_fluxcal - model) / self.obs_fluxcal_err
+        point = -0.5 * z**2 - jnp.log(self.obs_fluxcal_err) - _HALF_LOG_2PI
+        point = jnp.where(self.mask, point, 0.0).sum(axis=1)
+        return jax.ops.segment_sum(point, self.chunk_sn, num_segments=self.n_sn)
+
+    def log_likelihood(self, **params) -> Float[Array, ""]:
+        """Total Gaussian FLUXCAL log-likelihood (BayeSN's flux likelihood)."""
+        return self.log_likelihood_per_sn(**params).sum()
+
+
+def _spline_rows(t, knots, curvature):
+    """JAX natural-cubic-spline rows (linear beyond the end knots) at points ``t``."""
+    n = knots.shape[0]
+    q = jnp.clip(jnp.searchsorted(knots, t, side="right") - 1, 0, n - 2)
+    x0, x1 = knots[q], knots[q + 1]
+    h = x1 - x0
+    a = (x1 - t) / h
+    b = 1.0 - a
+    below, above = t < knots[0], t > knots[-1]
+    # Cubic corrections vanish outside (linear extrapolation with the end slope instead).
+    c = jnp.where(below | above, 0.0, (a**3 - a) * h**2 / 6.0)
+    d = jnp.where(below | above, 0.0, (b**3 - b) * h**2 / 6.0)
+    lin_below = -(t - knots[0]) * (knots[1] - knots[0]) / 6.0
+    lin_above = (t - knots[-1]) * (knots[-1] - knots[-2]) / 6.0
+    eye = jnp.eye(n, dtype=t.dtype)
+    rows = a[..., None] * eye[q] + b[..., None] * eye[q + 1]
+    rows = rows + c[..., None] * curvature[q] + d[..., None] * curvature[q + 1]
+    rows = rows + jnp.where(below, lin_below, 0.0)[..., None] * curvature[1]
+    rows = rows + jnp.where(above, lin_above, 0.0)[..., None] * curvature[n - 2]
+    return rows

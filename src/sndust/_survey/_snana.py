@@ -1,0 +1,271 @@
+"""Reader for SNANA text light-curve files.
+
+The format: header lines ``KEY: value [+- err]`` (``#`` starts a comment), then ``NOBS``,
+``NVAR`` and ``VARLIST: MJD FLT ... FLUXCAL FLUXCALERR ...`` followed by one ``OBS:`` row
+per observation, optionally ``END:``. ``FLUXCAL`` has zero point 27.5 mag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import DataError
+from ._header import parse_value, to_number
+from ._lightcurve import LightCurve, map_bands
+
+#: Columns every light curve needs; the band column may be called FLT or BAND.
+BAND_COLUMNS = ("FLT", "BAND")
+_KEY_TOKEN = re.compile(r"[A-Z][A-Z0-9_]*:")
+_EXPECTED_VARLIST = "'VARLIST: MJD FLT FLUXCAL FLUXCALERR ...'"
+
+
+def read_text_file(path: Path) -> str:
+    """The text of ``path``, with file-system and encoding problems as DataErrors."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise DataError("file not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise DataError("expected a file, found a directory", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"not a text file (undecodable byte at offset {exc.start})", file=str(path)
+        ) from None
+    except OSError as exc:
+        raise DataError(f"cannot read file: {exc.strerror}", file=str(path)) from None
+    return text
+
+
+def numeric_column(
+    values: list[str], column: str, lines: list[int], source: str, line_kind: str = ""
+) -> np.ndarray:
+    """``values`` as float64, or a DataError naming the first entry that is not a number."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except ValueError:
+        pass
+    out = np.empty(len(values), dtype=np.float64)
+    for i, (value, line) in enumerate(zip(values, lines)):
+        number = to_number(value)
+        if number is None:
+            where = f"{line_kind}{line}: " if line_kind else ""
+            raise DataError(
+                f"{where}expected a number, got {value!r}",
+                file=source,
+                line=None if line_kind else line,
+                field=column,
+            )
+        out[i] = number
+    return out
+
+
+def check_photometry(
+    mjd: np.ndarray,
+    fluxcal: np.ndarray,
+    fluxcal_err: np.ndarray,
+    lines: np.ndarray,
+    source: str,
+    names: tuple[str, str, str] = ("MJD", "FLUXCAL", "FLUXCALERR"),
+    row_word: str | None = None,
+) -> None:
+    """Raise a DataError at the first non-finite MJD or flux, or error that is not > 0.
+
+    ``row_word`` (e.g. ``"PHOT row"``) puts the position in the message instead of the
+    line field, for tabular sources where it is a row, not a text line.
+    """
+    checks = (
+        (names[0], mjd, ~np.isfinite(mjd), "expected a finite MJD"),
+        (names[1], fluxcal, ~np.isfinite(fluxcal), "expected a finite flux"),
+        (
+            names[2],
+            fluxcal_err,
+            ~(np.isfinite(fluxcal_err) & (fluxcal_err > 0)),
+            "expected a finite flux error > 0",
+        ),
+    )
+    for column, values, bad, expected in checks:
+        if bad.any():
+            i = int(np.argmax(bad))
+            where = f"{row_word} {int(lines[i])}: " if row_word else ""
+            raise DataError(
+                f"{where}{expected}, got {float(values[i])!r}",
+                file=source,
+                line=None if row_word else int(lines[i]),
+                field=column,
+            )
+
+
+def _split_keys(key: str, tokens: list[str]) -> list[tuple[str, list[str]]]:
+    """Split a header line holding several keys (``SNID: 1032  IAUC: 2005ez``, as in
+    older SNANA files) into ``(key, value tokens)`` pairs."""
+    pairs = [(key, [])]
+    for token in tokens:
+        if _KEY_TOKEN.fullmatch(token):
+            pairs.append((token[:-1], []))
+        else:
+            pairs[-1][1].append(token)
+    return pairs
+
+
+def read_snana_text(path: str | Path, bands: Mapping[str, str] | None = None) -> LightCurve:
+    """Read one SNANA text light-curve file.
+
+    Args:
+        path: the file.
+        bands: map from band names in the file to sndust filter names; names not in it
+            are kept unchanged.
+
+    Raises:
+        DataError: for anything malformed, naming the file, line and key or column.
+    """
+    path = Path(path)
+    source = str(path)
+    text = read_text_file(path)
+    if not text.strip():
+        raise DataError(
+            "empty file: expected an SNANA light curve ('KEY: value' header lines, "
+            f"{_EXPECTED_VARLIST} and 'OBS:' rows)",
+            file=source,
+        )
+
+    meta: dict = {}
+    key_lines: dict[str, int] = {}
+    varlist: list[str] | None = None
+    rows: list[list[str]] = []
+    row_lines: list[int] = []
+    in_documentation = False
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        content = raw.split("#", 1)[0].strip()
+        if not content:
+            continue
+        if in_documentation:
+            in_documentation = not content.startswith("DOCUMENTATION_END")
+            continue
+        key, colon, rest = content.partition(":")
+        key = key.strip()
+        if not colon or not key or any(c.isspace() for c in key):
+            raise DataError(
+                f"expected a 'KEY: value' header line or an 'OBS:' row, got {content[:60]!r}",
+                file=source,
+                line=lineno,
+            )
+        tokens = rest.split()
+        if key == "OBS":
+            if varlist is None:
+                raise DataError(
+                    f"OBS row before any VARLIST line: expected {_EXPECTED_VARLIST} first",
+                    file=source,
+                    line=lineno,
+                    field="VARLIST",
+                )
+            if len(tokens) != len(varlist):
+                raise DataError(
+                    f"OBS row has {len(tokens)} values but VARLIST names {len(varlist)} "
+                    f"columns ({' '.join(varlist)})",
+                    file=source,
+                    line=lineno,
+                )
+            rows.append(tokens)
+            row_lines.append(lineno)
+        elif key in ("VARLIST", "VARNAMES"):
+            if varlist is not None:
+                raise DataError(
+                    "second VARLIST line: expected one", file=source, line=lineno, field=key
+                )
+            if not tokens:
+                raise DataError(
+                    f"empty VARLIST: expected {_EXPECTED_VARLIST}",
+                    file=source,
+                    line=lineno,
+                    field=key,
+                )
+            varlist = [t.upper() for t in tokens]
+            meta[key] = tuple(tokens)
+            key_lines[key] = lineno
+        elif key == "END":
+            break
+        elif key == "DOCUMENTATION":
+            in_documentation = True
+        elif key == "SPEC":  # spectrum rows of files that also carry spectra
+            continue
+        else:
+            for name, values in _split_keys(key, tokens):
+                value, err = parse_value(name, values)
+                meta[name] = value
+                key_lines[name] = lineno
+                if err is not None:
+                    meta[f"{name}_ERR"] = err
+                    key_lines[f"{name}_ERR"] = lineno
+
+    if varlist is None:
+        raise DataError(
+            f"no VARLIST line: expected {_EXPECTED_VARLIST} before the 'OBS:' rows",
+            file=source,
+            field="VARLIST",
+        )
+    _check_counts(meta, key_lines, varlist, len(rows), source)
+
+    varlist_key = "VARLIST" if "VARLIST" in key_lines else "VARNAMES"
+    band_column = next((c for c in BAND_COLUMNS if c in varlist), None)
+    needed = ["MJD", band_column or "FLT", "FLUXCAL", "FLUXCALERR"]
+    for column in needed:
+        if column not in varlist:
+            alt = " (or BAND)" if column == "FLT" else ""
+            raise DataError(
+                f"VARLIST has no {column}{alt} column; found {' '.join(varlist)}",
+                file=source,
+                line=key_lines[varlist_key],
+                field=column,
+            )
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(varlist)}
+    mjd, fluxcal, fluxcal_err = (
+        numeric_column(columns[c], c, row_lines, source) for c in ("MJD", "FLUXCAL", "FLUXCALERR")
+    )
+    lines = np.asarray(row_lines, dtype=np.int64)
+    check_photometry(mjd, fluxcal, fluxcal_err, lines, source)
+
+    snid = meta.get("SNID")
+    if snid is None:
+        raise DataError("no SNID: expected a 'SNID: <name>' header line", file=source, field="SNID")
+    return LightCurve(
+        snid=str(snid),
+        mjd=mjd,
+        band=map_bands(np.asarray(columns[band_column], dtype=str), bands or {}),
+        fluxcal=fluxcal,
+        fluxcal_err=fluxcal_err,
+        meta=meta,
+        source=source,
+        line=lines,
+        header_lines=key_lines,
+    )
+
+
+def _check_counts(
+    meta: dict, key_lines: dict[str, int], varlist: list[str], n_rows: int, source: str
+) -> None:
+    """NVAR must match the VARLIST and NOBS the number of OBS rows, when given."""
+    for key, actual, what in (
+        ("NVAR", len(varlist), "columns in VARLIST"),
+        ("NOBS", n_rows, "OBS rows"),
+    ):
+        if key not in meta:
+            continue
+        value = meta[key]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise DataError(
+                f"expected a whole number, got {value!r}",
+                file=source,
+                line=key_lines[key],
+                field=key,
+            )
+        if value != actual:
+            raise DataError(
+                f"{key} says {value} but the file has {actual} {what}",
+                file=source,
+                line=key_lines[key],
+                field=key,
+            )

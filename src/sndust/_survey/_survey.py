@@ -1,0 +1,421 @@
+"""``Survey``: the light curves and per-SN metadata of a set of supernovae, padded to
+``(n_sn, n_obs)`` NumPy arrays, with a record of everything left out on the way."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from jaxtyping import Bool, Float, Int
+
+from .._errors import ConfigError, DataError
+from ._cuts import plan_cut
+from ._lightcurve import Drop, LightCurve, check_band_map
+from ._listing import collect
+from ._pack import PER_SN, pack_light_curves
+from ._snana import read_snana_text
+from ._snana_fits import read_snana_fits
+from ._tables import light_curve_from_table, read_bayesn_table
+
+_PER_OBS = ("mjd", "fluxcal", "fluxcal_err", "band", "mask")
+
+
+@dataclass(frozen=True, eq=False)
+class Survey:
+    """Raw light curves and host/redshift metadata of ``n_sn`` supernovae.
+
+    Observations are padded to ``n_obs`` (the longest light curve); padding has
+    ``mask`` False, ``mjd`` 0, ``fluxcal`` 0, ``fluxcal_err`` 1 and ``band`` 0. Arrays
+    are read-only; cuts and selections return new surveys.
+
+    Attributes:
+        snid: supernova names, ``(n_sn,)``.
+        mjd: observation dates (MJD), ``(n_sn, n_obs)``.
+        fluxcal, fluxcal_err: flux and its 1-sigma error, zero point 27.5 mag.
+        band: index of each observation's band into ``band_names``.
+        band_names: sndust filter names, in order of first appearance.
+        mask: True for real observations.
+        z_hel, z_cmb, z_err: heliocentric and CMB-frame redshift, error of ``z_cmb``.
+        peak_mjd: the date of B-band maximum used to define phase (MJD).
+        mwebv: Milky Way E(B-V) (mag).
+        log_mass: log10 host stellar mass (NaN when unknown).
+        survey_name: SNANA ``SURVEY`` of each SN ("" if none).
+        meta: every header field of each SN.
+        sources: file(s) each SN was read from.
+        drops: every SN, band or observation left out by reading or cuts, with reasons.
+        notes: defaults applied while reading (e.g. "no MWEBV; using 0").
+        line: 1-based source line (or table row) of each observation, 0 if unknown.
+    """
+
+    snid: tuple[str, ...]
+    mjd: Float[np.ndarray, "n_sn n_obs"]
+    fluxcal: Float[np.ndarray, "n_sn n_obs"]
+    fluxcal_err: Float[np.ndarray, "n_sn n_obs"]
+    band: Int[np.ndarray, "n_sn n_obs"]
+    band_names: tuple[str, ...]
+    mask: Bool[np.ndarray, "n_sn n_obs"]
+    z_hel: Float[np.ndarray, " n_sn"]
+    z_cmb: Float[np.ndarray, " n_sn"]
+    z_err: Float[np.ndarray, " n_sn"]
+    peak_mjd: Float[np.ndarray, " n_sn"]
+    mwebv: Float[np.ndarray, " n_sn"]
+    log_mass: Float[np.ndarray, " n_sn"]
+    survey_name: tuple[str, ...]
+    meta: tuple[dict, ...]
+    sources: tuple[str, ...]
+    drops: tuple[Drop, ...] = ()
+    notes: tuple[str, ...] = ()
+    line: Int[np.ndarray, "n_sn n_obs"] | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        if np.ndim(self.mjd) != 2:
+            raise DataError(
+                f"mjd must be 2-d (n_sn, n_obs), got shape {np.shape(self.mjd)}", field="mjd"
+            )
+        n_sn, n_obs = self.mjd.shape
+        for name in _PER_OBS + (() if self.line is None else ("line",)):
+            if getattr(self, name).shape != (n_sn, n_obs):
+                raise DataError(
+                    f"{name} has shape {getattr(self, name).shape}, expected {(n_sn, n_obs)}",
+                    field=name,
+                )
+        for name in PER_SN + ("snid", "survey_name", "meta", "sources"):
+            if len(getattr(self, name)) != n_sn:
+                raise DataError(
+                    f"{name} has {len(getattr(self, name))} entries, expected {n_sn}", field=name
+                )
+        dtypes = dict.fromkeys(("mjd", "fluxcal", "fluxcal_err") + PER_SN, np.float64)
+        dtypes.update(band=np.int32, mask=bool, line=np.int64)
+        for name, dtype in dtypes.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            value = np.array(value, dtype=dtype, copy=True)
+            value.setflags(write=False)
+            object.__setattr__(self, name, value)
+        if self.n_sn and self.mask.any() and self.band[self.mask].max() >= len(self.band_names):
+            raise DataError("band index beyond band_names", field="band")
+
+    # ----------------------------------------------------------------- basic access
+    @property
+    def n_sn(self) -> int:
+        """Number of supernovae."""
+        return self.mjd.shape[0]
+
+    @property
+    def n_obs(self) -> int:
+        """Padded number of observations per supernova (the longest light curve)."""
+        return self.mjd.shape[1]
+
+    def __len__(self) -> int:
+        return self.n_sn
+
+    def __iter__(self) -> Iterator[LightCurve]:
+        return (self.light_curve(i) for i in range(self.n_sn))
+
+    def __repr__(self) -> str:
+        return (
+            f"Survey(n_sn={self.n_sn}, n_obs={self.n_obs}, bands={self.band_names}, "
+            f"drops={len(self.drops)})"
+        )
+
+    def index(self, snid: str) -> int:
+        """Position of the supernova called ``snid``."""
+        try:
+            return self.snid.index(str(snid))
+        except ValueError:
+            raise ConfigError(f"no supernova {snid!r} in this survey", field="snid") from None
+
+    def light_curve(self, snid: str | int | np.integer) -> LightCurve:
+        """The unpadded light curve of one supernova (by name or position)."""
+        i = snid if isinstance(snid, int | np.integer) else self.index(snid)
+        m = self.mask[i]
+        return LightCurve(
+            snid=self.snid[i],
+            mjd=self.mjd[i, m].copy(),
+            band=np.asarray(self.band_names, dtype=str)[self.band[i, m]]
+            if self.band_names
+            else np.zeros(0, dtype=str),
+            fluxcal=self.fluxcal[i, m].copy(),
+            fluxcal_err=self.fluxcal_err[i, m].copy(),
+            meta=dict(self.meta[i]),
+            source=self.sources[i],
+            line=None if self.line is None or not self.line[i, m].any() else self.line[i, m].copy(),
+        )
+
+    def phase(self) -> Float[np.ndarray, "n_sn n_obs"]:
+        """Rest-frame phase ``(mjd - peak_mjd) / (1 + z_hel)`` in days (0 on padding)."""
+        t = (self.mjd - self.peak_mjd[:, None]) / (1.0 + self.z_hel[:, None])
+        return np.where(self.mask, t, 0.0)
+
+    # ----------------------------------------------------------------- subsets
+    def select(self, indices_or_snids: Any) -> Survey:
+        """The supernovae given by position, name, or a boolean mask over SNe, in that order.
+
+        Earlier drops are kept; nothing is added to them (a selection is not a cut).
+        """
+        sel = indices_or_snids
+        if isinstance(sel, str | int | np.integer):
+            sel = [sel]
+        sel = np.asarray(sel)
+        if sel.dtype == bool:
+            if sel.shape != (self.n_sn,):
+                raise ConfigError(
+                    f"boolean selection must have shape ({self.n_sn},), got {sel.shape}",
+                    field="indices_or_snids",
+                )
+            idx = np.flatnonzero(sel)
+        elif sel.dtype.kind in "US":
+            idx = np.asarray([self.index(s) for s in sel.tolist()], dtype=np.int64)
+        elif sel.dtype.kind in "iu" or sel.size == 0:
+            idx = sel.astype(np.int64).ravel()
+            if idx.size and (idx.min() < -self.n_sn or idx.max() >= self.n_sn):
+                raise ConfigError(
+                    f"index out of range for {self.n_sn} supernovae", field="indices_or_snids"
+                )
+            idx = idx % max(self.n_sn, 1)
+        else:
+            raise ConfigError(
+                f"expected SN indices, SNIDs or a boolean mask, got {sel.dtype} values",
+                field="indices_or_snids",
+            )
+        return self._subset(idx, self.mask, ())
+
+    def cut(
+        self,
+        *,
+        z_min: Any = None,
+        z_max: Any = None,
+        z_key: str = "z_cmb",
+        phase_window: Any = None,
+        min_obs: Any = None,
+        bands: Any = None,
+        snids: Any = None,
+        exclude: Any = None,
+    ) -> Survey:
+        """A new survey without the supernovae and observations that fail the cuts.
+
+        Every removed SN, band or observation is added to ``drops`` with its reason.
+
+        Args:
+            z_min, z_max: keep ``z_min < z < z_max`` (strict), ``z`` = ``z_key``
+                (``"z_cmb"`` or ``"z_hel"``).
+            phase_window: ``(lo, hi)``: keep observations with rest-frame phase
+                ``lo < t < hi`` days (strict, as in BayeSN: (-10, 40)).
+            min_obs: drop supernovae left with fewer observations (those left with none
+                are always dropped).
+            bands: keep only these bands (sndust filter names).
+            snids: keep only these supernovae; exclude: drop these.
+        """
+        keep_sn, keep_obs, drops = plan_cut(
+            self,
+            z_min=z_min,
+            z_max=z_max,
+            z_key=z_key,
+            phase_window=phase_window,
+            min_obs=min_obs,
+            bands=bands,
+            snids=snids,
+            exclude=exclude,
+        )
+        return self._subset(np.flatnonzero(keep_sn), keep_obs, tuple(drops))
+
+    def _subset(self, idx: np.ndarray, keep_obs: np.ndarray, new_drops: tuple) -> Survey:
+        """SNe ``idx`` with only observations ``keep_obs``, re-padded and re-indexed."""
+        kept = keep_obs[idx]
+        order = np.argsort(~kept, axis=1, kind="stable")
+        n_obs = int(kept.sum(axis=1).max()) if idx.size else 0
+
+        def take(a: np.ndarray) -> np.ndarray:
+            return np.take_along_axis(a[idx], order, axis=1)[:, :n_obs]
+
+        mask = take(keep_obs)
+        used = np.unique(take(self.band)[mask])
+        band_names = tuple(self.band_names[b] for b in used)
+        remap = np.zeros(max(len(self.band_names), 1), dtype=np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        return Survey(
+            snid=tuple(self.snid[i] for i in idx),
+            mjd=np.where(mask, take(self.mjd), 0.0),
+            fluxcal=np.where(mask, take(self.fluxcal), 0.0),
+            fluxcal_err=np.where(mask, take(self.fluxcal_err), 1.0),
+            band=np.where(mask, remap[take(self.band)], 0).astype(np.int32),
+            band_names=band_names,
+            mask=mask,
+            **{name: getattr(self, name)[idx] for name in PER_SN},
+            survey_name=tuple(self.survey_name[i] for i in idx),
+            meta=tuple(dict(self.meta[i]) for i in idx),
+            sources=tuple(self.sources[i] for i in idx),
+            drops=self.drops + new_drops,
+            notes=self.notes,
+            line=None if self.line is None else np.where(mask, take(self.line), 0),
+        )
+
+    # ----------------------------------------------------------------- reporting
+    def report(self) -> str:
+        """Human-readable summary: counts, then one line per dropped SN, band or point."""
+        n_points = int(self.mask.sum())
+        lines = [
+            f"Survey: {self.n_sn} SNe, {n_points} observations in {len(self.band_names)} "
+            f"bands ({', '.join(self.band_names)}); padded to n_obs = {self.n_obs}"
+        ]
+        if self.drops:
+            n_sn = sum(d.band is None and d.mjd is None for d in self.drops)
+            n_band = sum(d.band is not None and d.mjd is None for d in self.drops)
+            n_point = sum(d.mjd is not None for d in self.drops)
+            lines.append(f"Dropped: {n_sn} SNe, {n_band} SN bands, {n_point} observations")
+            lines += [f"  {d}" for d in self.drops]
+        else:
+            lines.append("Dropped: nothing")
+        if self.notes:
+            lines.append(f"Notes ({len(self.notes)}):")
+            lines += [f"  {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------------- constructors
+    @classmethod
+    def from_light_curves(
+        cls,
+        curves: Sequence[LightCurve],
+        *,
+        peak_mjd_key: str = "SEARCH_PEAKMJD",
+        z_err_floor: Any = None,
+        drops: Sequence[Drop] = (),
+    ) -> Survey:
+        """Pack light curves into a survey, deriving redshifts etc. from their headers
+        (see :func:`header_scalars`). SNIDs must be unique."""
+        return cls(**pack_light_curves(curves, peak_mjd_key, z_err_floor), drops=tuple(drops))
+
+    @classmethod
+    def from_snana(
+        cls,
+        path: Any,
+        bands: Any = None,
+        *,
+        peak_mjd_key: str = "SEARCH_PEAKMJD",
+        z_err_floor: Any = None,
+        ignore_file: Any = True,
+        missing: str = "raise",
+    ) -> Survey:
+        """Read SNANA light curves.
+
+        Args:
+            path: an SNANA text file, a FITS ``_HEAD.FITS(.gz)`` (or ``_PHOT``) file, a
+                ``.LIST`` file, a data directory holding ``<dir>.LIST``, or a list of these.
+            bands: mapping from band names in the files to sndust filter names, e.g.
+                ``{"g": "g_PS1", ...}``; names not in it are kept as they are.
+            peak_mjd_key: header key of the peak date (falls back to ``PEAKMJD``).
+            z_err_floor: lower bound applied to ``z_err``.
+            ignore_file: honour ``<list>.IGNORE`` beside a ``.LIST`` (True), none
+                (False), or a path to an ignore file; its SNIDs (or listed file names)
+                are left out and recorded in ``drops``.
+            missing: a ``.LIST`` entry whose file does not exist raises (``"raise"``)
+                or is recorded in ``drops`` and skipped (``"drop"``).
+        """
+        band_map = check_band_map(bands)
+        listing = collect(path, ignore_file=ignore_file, missing=missing)
+        drops = list(listing.drops)
+        curves: list[LightCurve] = []
+        for entry in listing.entries:
+            ignored_by = listing.ignore.get(entry.path.name)
+            if ignored_by is not None:
+                drops.append(
+                    Drop(entry.path.name, None, None, f"listed in {ignored_by}", str(entry.path))
+                )
+                continue
+            if entry.kind == "fits":
+                read = read_snana_fits(entry.path, band_map)
+            else:
+                read = [read_snana_text(entry.path, band_map)]
+            for lc in read:
+                ignored_by = listing.ignore.get(lc.snid)
+                if ignored_by is None:
+                    curves.append(lc)
+                else:
+                    drops.append(Drop(lc.snid, None, None, f"listed in {ignored_by}", lc.source))
+        if not curves:
+            raise DataError(
+                "no light curves to read",
+                file=str(path) if not isinstance(path, list | tuple) else None,
+            )
+        return cls.from_light_curves(
+            curves, peak_mjd_key=peak_mjd_key, z_err_floor=z_err_floor, drops=drops
+        )
+
+    @classmethod
+    def from_bayesn_table(
+        cls, table_path: str | Path, data_root: str | Path | None = None, bands: Any = None
+    ) -> Survey:
+        """Read a BayeSN data table (``SNID SEARCH_PEAKMJD REDSHIFT_CMB REDSHIFT_CMB_ERR
+        files``; the files are SNANA text files relative to ``data_root``, default the
+        table's directory). The table's peak date and CMB redshift override the files'."""
+        curves = read_bayesn_table(table_path, data_root, check_band_map(bands))
+        if not curves:
+            raise DataError("data table has no rows", file=str(table_path))
+        return cls.from_light_curves(curves)
+
+    @classmethod
+    def from_tables(
+        cls, tables: Any, bands: Any = None, *, peak_mjd_key: str = "SEARCH_PEAKMJD"
+    ) -> Survey:
+        """Build a survey from astropy/sncosmo photometric tables, one per supernova.
+
+        See :func:`sndust._survey._tables.light_curve_from_table` for the columns and
+        ``table.meta`` keys understood.
+        """
+        from astropy.table import Table
+
+        band_map = check_band_map(bands)
+        if isinstance(tables, Table):
+            tables = [tables]
+        if not isinstance(tables, Sequence) or not tables:
+            raise ConfigError(
+                "expected an astropy Table or a non-empty sequence of them", field="tables"
+            )
+        curves = [light_curve_from_table(t, i, band_map) for i, t in enumerate(tables)]
+        return cls.from_light_curves(curves, peak_mjd_key=peak_mjd_key)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        snid: Sequence[Any],
+        mjd: Sequence[Any],
+        band: Sequence[Any],
+        fluxcal: Sequence[Any],
+        fluxcal_err: Sequence[Any],
+        *,
+        z_hel: Any,
+        peak_mjd: Any,
+        z_cmb: Any = None,
+        z_err: Any = None,
+        mwebv: Any = 0.0,
+        log_mass: Any = float("nan"),
+        survey: Any = "",
+    ) -> Survey:
+        """Build a survey from per-SN (ragged) arrays, as simulators produce them.
+
+        ``snid`` has one name per SN; ``mjd``, ``band``, ``fluxcal``, ``fluxcal_err`` one
+        array per SN. ``z_hel`` and ``peak_mjd`` are per SN; ``z_cmb`` (default
+        ``z_hel``), ``z_err`` (default 0), ``mwebv``, ``log_mass`` and ``survey`` are per
+        SN or one value for all.
+        """
+        from ._arrays import light_curves_from_arrays
+
+        curves = light_curves_from_arrays(
+            snid,
+            mjd,
+            band,
+            fluxcal,
+            fluxcal_err,
+            z_hel=z_hel,
+            peak_mjd=peak_mjd,
+            z_cmb=z_cmb,
+            z_err=z_err,
+            mwebv=mwebv,
+            log_mass=log_mass,
+            survey=survey,
+        )
+        return cls.from_light_curves(curves)

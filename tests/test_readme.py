@@ -1,0 +1,26 @@
+"""The README's Python example runs as written (from the repository root)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_readme_python_example_runs():
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks, "README has no python example"
+    code = "\n".join(blocks) + "\nassert float(loglike) < 0 and flux.shape == (n, prepared.n_obs)\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]

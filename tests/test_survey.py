@@ -1,0 +1,578 @@
+"""Survey and its readers, on the real Foundation DR1 light curves.
+
+Independent references: sncosmo's SNANA readers (text and FITS), the SNANA FITRES table
+shipped with the data, and the raw file text itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sncosmo
+from astropy.io import fits
+from astropy.table import Table
+
+from sndust import ConfigError, DataError
+from sndust._survey import Drop, LightCurve, Survey
+
+PS1 = {b: f"{b}_PS1" for b in "griz"}
+RAW = {v: k for k, v in PS1.items()}
+PER_SN = ("z_hel", "z_cmb", "z_err", "peak_mjd", "mwebv", "log_mass")
+PER_OBS = ("mjd", "fluxcal", "fluxcal_err", "band", "mask")
+
+
+# --------------------------------------------------------------------------- helpers
+def assert_same_survey(a: Survey, b: Survey, rtol: float = 0.0) -> None:
+    """Same SNe, observations and per-SN quantities (band indices compared by name)."""
+    assert a.snid == b.snid
+    assert a.n_obs == b.n_obs
+    np.testing.assert_array_equal(a.mask, b.mask)
+    names_a = np.asarray(a.band_names)[a.band][a.mask]
+    names_b = np.asarray(b.band_names)[b.band][b.mask]
+    np.testing.assert_array_equal(names_a, names_b)
+    for name in ("mjd", "fluxcal", "fluxcal_err"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, err_msg=name)
+    for name in PER_SN:
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, err_msg=name)
+
+
+def write_fits_pair(survey: Survey, head: Path, phot: Path, separator_in_range=()) -> None:
+    """Write ``survey`` as an SNANA FITS HEAD/PHOT pair (raw PS1 band names, a -777 row
+    after each SN; for SNIDs in ``separator_in_range`` PTROBS_MAX includes that row)."""
+    cols = {k: [] for k in ("MJD", "BAND", "FLUXCAL", "FLUXCALERR")}
+    ptr_min, ptr_max = [], []
+    for lc in survey:
+        ptr_min.append(len(cols["MJD"]) + 1)
+        cols["MJD"] += lc.mjd.tolist() + [-777.0]
+        cols["BAND"] += [RAW[b] for b in lc.band.tolist()] + ["-"]
+        cols["FLUXCAL"] += lc.fluxcal.tolist() + [0.0]
+        cols["FLUXCALERR"] += lc.fluxcal_err.tolist() + [0.0]
+        ptr_max.append(len(cols["MJD"]) - (0 if lc.snid in separator_in_range else 1))
+    phot_hdu = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("MJD", "D", array=cols["MJD"]),
+            fits.Column("BAND", "2A", array=cols["BAND"]),
+            fits.Column("FLUXCAL", "D", array=cols["FLUXCAL"]),
+            fits.Column("FLUXCALERR", "D", array=cols["FLUXCALERR"]),
+        ]
+    )
+    head_hdu = fits.BinTableHDU.from_columns(
+        [
+            fits.Column("SNID", "20A", array=list(survey.snid)),
+            fits.Column("REDSHIFT_HELIO", "D", array=survey.z_hel),
+            fits.Column("REDSHIFT_CMB", "D", array=survey.z_cmb),
+            fits.Column("REDSHIFT_CMB_ERR", "D", array=survey.z_err),
+            fits.Column("SEARCH_PEAKMJD", "D", array=survey.peak_mjd),
+            fits.Column("MWEBV", "D", array=survey.mwebv),
+            fits.Column("HOSTGAL_LOGMASS", "D", array=survey.log_mass),
+            fits.Column("PTROBS_MIN", "J", array=ptr_min),
+            fits.Column("PTROBS_MAX", "J", array=ptr_max),
+        ]
+    )
+    primary = fits.PrimaryHDU()
+    primary.header["SURVEY"] = "FOUNDATION"
+    fits.HDUList([primary, head_hdu]).writeto(head)
+    fits.HDUList([fits.PrimaryHDU(), phot_hdu]).writeto(phot)
+
+
+def text(value) -> str:
+    return (value.decode() if isinstance(value, bytes) else str(value)).strip()
+
+
+def obs_lines(path: Path) -> list[int]:
+    """1-based numbers of the 'OBS:' lines of a text file (read independently)."""
+    return [i for i, t in enumerate(path.read_text().splitlines(), 1) if t.startswith("OBS:")]
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def foundation_files(foundation_dir) -> list[Path]:
+    return sorted(foundation_dir.glob("Foundation_DR1_*.txt"))
+
+
+@pytest.fixture(scope="module")
+def foundation(foundation_files) -> Survey:
+    return Survey.from_snana(foundation_files, bands=PS1)
+
+
+@pytest.fixture(scope="module")
+def small(foundation) -> Survey:
+    """Ten Foundation SNe, for the slower round trips."""
+    return foundation.select(list(range(0, 180, 18)))
+
+
+# --------------------------------------------------------------------------- Foundation
+def test_foundation_files(foundation, foundation_files):
+    assert len(foundation_files) == 180
+    assert foundation.n_sn == len(foundation) == 180
+    assert foundation.band_names == ("g_PS1", "r_PS1", "i_PS1", "z_PS1")
+    nobs = [meta["NOBS"] for meta in foundation.meta]
+    assert foundation.n_obs == max(nobs) == 68
+    np.testing.assert_array_equal(foundation.mask.sum(axis=1), nobs)
+    np.testing.assert_array_equal(
+        foundation.mask.sum(axis=1), [len(obs_lines(p)) for p in foundation_files]
+    )
+    assert foundation.drops == ()
+    assert foundation.survey_name == ("FOUNDATION",) * 180
+    # padding values
+    pad = ~foundation.mask
+    assert (foundation.mjd[pad] == 0).all() and (foundation.fluxcal[pad] == 0).all()
+    assert (foundation.fluxcal_err[pad] == 1).all() and (foundation.band[pad] == 0).all()
+    assert foundation.mjd.dtype == np.float64 and foundation.band.dtype == np.int32
+    assert not np.isnan(foundation.log_mass).any()
+
+
+@pytest.mark.parametrize(
+    "snid, z_hel, z_cmb, z_err, peak, mwebv, log_mass",
+    [
+        ("2016W", 0.0192530, 0.0185546, 0.0000670, 57420.27212, 0.0599, 11.388),
+        ("SN2016coj", None, 0.0048868, 0.0000630, None, None, None),
+        ("ATLAS16agv", None, None, None, None, None, 6.0),  # placeholder mass in DR1
+    ],
+)
+def test_foundation_header_values(
+    foundation, foundation_dir, snid, z_hel, z_cmb, z_err, peak, mwebv, log_mass
+):
+    i = foundation.index(snid)
+    expected = dict(
+        z_hel=z_hel, z_cmb=z_cmb, z_err=z_err, peak_mjd=peak, mwebv=mwebv, log_mass=log_mass
+    )
+    for name, value in expected.items():
+        if value is not None:
+            assert getattr(foundation, name)[i] == pytest.approx(value, rel=1e-12), name
+    assert foundation.sources[i] == str(foundation_dir / f"Foundation_DR1_{snid}.txt")
+
+
+def test_foundation_light_curve_lines(foundation, foundation_files):
+    lc = foundation.light_curve("2016W")
+    assert isinstance(lc, LightCurve) and len(lc) == 29
+    path = Path(lc.source)
+    np.testing.assert_array_equal(lc.line, obs_lines(path))
+    text = path.read_text().splitlines()
+    first = text[lc.line[0] - 1].split()
+    assert float(first[1]) == lc.mjd[0] and PS1[first[2]] == lc.band[0]
+    assert lc.meta["MWEBV_ERR"] == 0.003 and lc.meta["VARLIST"][0] == "MJD"
+
+
+def test_foundation_against_sncosmo(foundation, foundation_files):
+    """Every file read by sncosmo.read_snana_ascii gives the same photometry and header."""
+    for path in foundation_files:
+        meta, tables = sncosmo.read_snana_ascii(str(path), default_tablename="OBS")
+        obs = tables["OBS"]
+        lc = foundation.light_curve(str(meta["SNID"]))
+        np.testing.assert_array_equal(lc.mjd, np.asarray(obs["MJD"], float))
+        np.testing.assert_array_equal(lc.fluxcal, np.asarray(obs["FLUXCAL"], float))
+        np.testing.assert_array_equal(lc.fluxcal_err, np.asarray(obs["FLUXCALERR"], float))
+        np.testing.assert_array_equal(lc.band, [PS1[b] for b in obs["FLT"]])
+        for key, value in meta.items():
+            if key == "END":
+                continue
+            if isinstance(value, str):
+                assert str(lc.meta[key]) == value, (path.name, key)
+            else:
+                assert lc.meta[key] == pytest.approx(value, rel=1e-15), (path.name, key)
+
+
+def test_foundation_directory_list_has_a_stale_entry(foundation_dir):
+    """Foundation_DR1.LIST names Foundation_DR1_AT2016aj.txt, but the file is
+    Foundation_DR1_AT2016ajl.txt (renamed upstream). The default is to refuse."""
+    with pytest.raises(DataError) as info:
+        Survey.from_snana(foundation_dir, bands=PS1)
+    message = str(info.value)
+    assert "Foundation_DR1.LIST:64" in message
+    assert "Foundation_DR1_AT2016aj.txt" in message and "AT2016ajl" in message
+
+    survey = Survey.from_snana(foundation_dir, bands=PS1, missing="drop")
+    assert survey.n_sn == 179 and "AT2016aj" not in survey.snid
+    (drop,) = survey.drops
+    assert drop.band is None and drop.mjd is None
+    assert "not found" in drop.reason and drop.source.endswith("Foundation_DR1.LIST:64")
+    assert "Foundation_DR1_AT2016aj.txt" in survey.report()
+
+
+def test_list_and_ignore_files(tmp_path, foundation_files, foundation):
+    data = tmp_path / "MYDATA"
+    data.mkdir()
+    chosen = foundation_files[:5]
+    for p in chosen:
+        shutil.copy(p, data / p.name)
+    (data / "MYDATA.LIST").write_text("\n".join(p.name for p in chosen) + "\n")
+    snid_1 = foundation.light_curve(1).snid
+    (data / "MYDATA.IGNORE").write_text(f"# not these\n{snid_1}\n{chosen[3].name}\n")
+
+    survey = Survey.from_snana(data, bands=PS1)
+    assert survey.n_sn == 3
+    assert survey.snid == tuple(foundation.snid[i] for i in (0, 2, 4))
+    reasons = {d.snid: d.reason for d in survey.drops}
+    assert reasons[snid_1] == f"listed in {data / 'MYDATA.IGNORE'}:2"
+    assert reasons[chosen[3].name] == f"listed in {data / 'MYDATA.IGNORE'}:3"
+    assert_same_survey(survey, foundation.select([0, 2, 4]))
+
+    assert Survey.from_snana(data / "MYDATA.LIST", bands=PS1).n_sn == 3
+    assert Survey.from_snana(data, bands=PS1, ignore_file=False).n_sn == 5
+    other = tmp_path / "other.IGNORE"
+    other.write_text(foundation.snid[0] + "\n")
+    assert Survey.from_snana(data, bands=PS1, ignore_file=other).n_sn == 4
+
+
+def test_band_map_keeps_unmapped_names(foundation_files):
+    survey = Survey.from_snana(foundation_files[:3], bands={"g": "g_PS1"})
+    assert survey.band_names == ("g_PS1", "r", "i", "z")
+    assert Survey.from_snana(foundation_files[:3]).band_names == ("g", "r", "i", "z")
+
+
+def test_peak_key_fallback_and_z_err_floor(foundation_files, foundation):
+    survey = Survey.from_snana(foundation_files[:4], bands=PS1, z_err_floor=0.001)
+    np.testing.assert_array_equal(survey.peak_mjd, foundation.peak_mjd[:4])
+    np.testing.assert_array_equal(survey.z_err, np.maximum(foundation.z_err[:4], 0.001))
+    assert survey.notes == ()
+    # a custom key absent from the header falls back to PEAKMJD, else fails
+    with pytest.raises(DataError, match="'MY_PEAK' or 'PEAKMJD'") as info:
+        Survey.from_snana(foundation_files[:1], peak_mjd_key="MY_PEAK")
+    assert info.value.field == "MY_PEAK"
+    t = Table(
+        {"mjd": [1.0], "band": ["g"], "FLUXCAL": [1.0], "FLUXCALERR": [1.0]},
+        meta={"SNID": "a", "z": 0.1, "PEAKMJD": 3.0},
+    )
+    survey = Survey.from_tables([t], peak_mjd_key="MY_PEAK")
+    assert survey.peak_mjd[0] == 3.0
+    assert "SN a: no MY_PEAK; using PEAKMJD" in survey.notes
+    assert "SN a: no MWEBV; using 0" in survey.report()
+
+
+# --------------------------------------------------------------------------- round trips
+def test_fits_round_trip(tmp_path, small):
+    head, phot = tmp_path / "FND_HEAD.FITS", tmp_path / "FND_PHOT.FITS"
+    write_fits_pair(small, head, phot, separator_in_range={small.snid[3]})
+    for path in (head, phot):  # HEAD or PHOT given directly
+        survey = Survey.from_snana(path, bands=PS1)
+        assert_same_survey(survey, small)
+    assert survey.survey_name == ("FOUNDATION",) * small.n_sn
+    # PHOT rows of the first SN are 1..n
+    lc = survey.light_curve(0)
+    np.testing.assert_array_equal(lc.line, np.arange(1, len(lc) + 1))
+
+    # the same pair listed in a .LIST, gzipped
+    gz = tmp_path / "gz"
+    gz.mkdir()
+    for path in (head, phot):
+        (gz / (path.name + ".gz")).write_bytes(gzip.compress(path.read_bytes()))
+    (gz / "gz.LIST").write_text("FND_HEAD.FITS.gz\n")
+    assert_same_survey(Survey.from_snana(gz, bands=PS1), small)
+
+
+def test_fits_reader_against_sncosmo(tmp_path, small):
+    head, phot = tmp_path / "X_HEAD.FITS", tmp_path / "X_PHOT.FITS"
+    write_fits_pair(small, head, phot)
+    ours = Survey.from_snana(head)
+    theirs = sncosmo.read_snana_fits(str(head), str(phot))
+    assert len(theirs) == ours.n_sn
+    for table, lc in zip(theirs, ours):
+        table = table[np.asarray(table["MJD"]) != -777.0]
+        assert text(table.meta["SNID"]) == lc.snid
+        np.testing.assert_array_equal(lc.mjd, table["MJD"])
+        np.testing.assert_array_equal(lc.fluxcal, table["FLUXCAL"])
+        np.testing.assert_array_equal(lc.band, [text(b) for b in table["BAND"]])
+        assert lc.meta["REDSHIFT_HELIO"] == table.meta["REDSHIFT_HELIO"]
+
+
+def test_bayesn_table_round_trip(tmp_path, foundation_dir, small):
+    # one SN split over two files, as when photometry comes from two surveys
+    first = Path(small.sources[0])
+    text = first.read_text().splitlines()
+    obs = [t for t in text if t.startswith("OBS:")]
+    header = [t for t in text if not t.startswith(("OBS:", "NOBS:", "END:"))]
+    for name, part in (("a.txt", obs[:10]), ("b.txt", obs[10:])):
+        (tmp_path / name).write_text("\n".join(header + [f"NOBS: {len(part)}"] + part) + "\n")
+    rel = [os.path.relpath(tmp_path / n, foundation_dir) for n in ("a.txt", "b.txt")]
+
+    z_cmb = small.z_cmb + 0.001  # the table's values must win over the headers'
+    rows = ["# a BayeSN data table", "SNID SEARCH_PEAKMJD REDSHIFT_CMB REDSHIFT_CMB_ERR files"]
+    for i, snid in enumerate(small.snid):
+        files = ",".join(rel) if i == 0 else Path(small.sources[i]).name
+        rows.append(f"{snid} {float(small.peak_mjd[i])!r} {float(z_cmb[i])!r} 0.0005 {files}")
+    table = tmp_path / "table.txt"
+    table.write_text("\n".join(rows) + "\n")
+
+    survey = Survey.from_bayesn_table(table, data_root=foundation_dir, bands=PS1)
+    np.testing.assert_array_equal(survey.z_cmb, z_cmb)
+    assert (survey.z_err == 0.0005).all()
+    expected = dataclasses.replace(small, z_cmb=z_cmb, z_err=np.full(small.n_sn, 0.0005))
+    assert_same_survey(survey, expected)
+    parts = [Path(p).resolve() for p in survey.sources[0].split(",")]
+    assert parts == [tmp_path.resolve() / "a.txt", tmp_path.resolve() / "b.txt"]
+
+
+def sncosmo_tables(survey: Survey, zp: float = 25.0) -> list[Table]:
+    tables = []
+    for lc in survey:
+        scale = 10 ** (-0.4 * (27.5 - zp))
+        t = Table(
+            {
+                "time": lc.mjd,
+                "band": [RAW[b] for b in lc.band.tolist()],
+                "flux": lc.fluxcal * scale,
+                "fluxerr": lc.fluxcal_err * scale,
+                "zp": np.full(len(lc), zp),
+                "zpsys": ["ab"] * len(lc),
+            }
+        )
+        m = lc.meta
+        t.meta = {
+            "name": lc.snid,
+            "z": m["REDSHIFT_HELIO"],
+            "z_cmb": m["REDSHIFT_CMB"],
+            "z_cmb_err": m["REDSHIFT_CMB_ERR"],
+            "t0": m["SEARCH_PEAKMJD"],
+            "mwebv": m["MWEBV"],
+            "log_mass": m["HOSTGAL_LOGMASS"],
+            "survey": "FOUNDATION",
+        }
+        tables.append(t)
+    return tables
+
+
+def test_from_tables(small):
+    tables = sncosmo_tables(small)
+    survey = Survey.from_tables(tables, bands=PS1)
+    assert_same_survey(survey, small, rtol=1e-13)
+    assert survey.meta[0]["ZPSYS"] == "ab" and survey.survey_name[0] == "FOUNDATION"
+    # FLUXCAL columns are taken as they are; one Table is accepted as well
+    t = Table(
+        {
+            "mjd": small.light_curve(0).mjd,
+            "FLT": [RAW[b] for b in small.light_curve(0).band],
+            "FLUXCAL": small.light_curve(0).fluxcal,
+            "FLUXCALERR": small.light_curve(0).fluxcal_err,
+        },
+        meta=dict(small.meta[0]),
+    )
+    assert_same_survey(Survey.from_tables(t, bands=PS1), small.select([0]))
+
+
+def test_from_arrays(small):
+    curves = list(small)
+    survey = Survey.from_arrays(
+        [lc.snid for lc in curves],
+        [lc.mjd for lc in curves],
+        [lc.band for lc in curves],
+        [lc.fluxcal for lc in curves],
+        [lc.fluxcal_err for lc in curves],
+        z_hel=small.z_hel,
+        peak_mjd=small.peak_mjd,
+        z_cmb=small.z_cmb,
+        z_err=small.z_err,
+        mwebv=small.mwebv,
+        log_mass=small.log_mass,
+        survey="FOUNDATION",
+    )
+    assert_same_survey(survey, small)
+    assert survey.survey_name == small.survey_name
+
+
+def test_from_arrays_defaults_and_sentinels():
+    survey = Survey.from_arrays(
+        ["a", "b"],
+        [[1.0, 2.0], [3.0]],
+        [["x", "y"], ["y"]],
+        [[1.0, 2.0], [3.0]],
+        [[0.1, 0.1], [0.2]],
+        z_hel=[0.02, 0.05],
+        peak_mjd=[1.5, 2.5],
+        log_mass=[-9.0, 10.5],
+    )
+    assert survey.n_sn == 2 and survey.n_obs == 2 and survey.band_names == ("x", "y")
+    np.testing.assert_array_equal(survey.z_cmb, survey.z_hel)
+    np.testing.assert_array_equal(survey.z_err, 0.0)
+    np.testing.assert_array_equal(survey.mwebv, 0.0)
+    assert np.isnan(survey.log_mass[0]) and survey.log_mass[1] == 10.5
+    np.testing.assert_array_equal(survey.band, [[0, 1], [1, 0]])
+    np.testing.assert_array_equal(survey.mask, [[True, True], [True, False]])
+    assert survey.light_curve("b").line is None
+
+
+# --------------------------------------------------------------------------- container
+def test_phase_select_iter_and_immutability(foundation):
+    t = foundation.phase()
+    i = foundation.index("2016W")
+    expected = (foundation.light_curve(i).mjd - 57420.27212) / (1 + 0.0192530)
+    np.testing.assert_allclose(t[i, foundation.mask[i]], expected, rtol=1e-14)
+    assert (t[~foundation.mask] == 0).all()
+
+    by_name = foundation.select(["2016W", "SN2016coj"])
+    assert by_name.snid == ("2016W", "SN2016coj")
+    assert by_name.n_obs == max(foundation.mask[foundation.index(s)].sum() for s in by_name.snid)
+    assert foundation.select([i]).snid == ("2016W",)
+    assert foundation.select(np.arange(180) < 3).snid == foundation.snid[:3]
+    assert foundation.select([-1]).snid == foundation.snid[-1:]
+    assert [lc.snid for lc in foundation] == list(foundation.snid)
+
+    assert not foundation.mjd.flags.writeable
+    with pytest.raises(ValueError):
+        foundation.fluxcal[0, 0] = 1.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        foundation.z_hel = foundation.z_cmb
+    with pytest.raises(ConfigError, match="no supernova 'nope'"):
+        foundation.light_curve("nope")
+    with pytest.raises(ConfigError):
+        foundation.select([180])
+
+
+def fitres_z_cmb(foundation_dir: Path) -> dict[str, float]:
+    lines = (foundation_dir / "Foundation_DR1.FITRES.TEXT").read_text().splitlines()
+    names = next(t.split()[1:] for t in lines if t.startswith("VARNAMES:"))
+    rows = [t.split()[1:] for t in lines if t.startswith("SN:")]
+    return {r[names.index("CID")]: float(r[names.index("zCMB")]) for r in rows}
+
+
+def test_redshift_cut_matches_fitres(foundation, foundation_dir):
+    z = fitres_z_cmb(foundation_dir)
+    assert len(z) == 180 and set(z) == set(foundation.snid)
+    expected = {s for s, v in z.items() if 0.015 < v < 0.08}
+    assert 165 <= len(expected) <= 167
+
+    cut = foundation.cut(z_min=0.015, z_max=0.08)
+    assert set(cut.snid) == expected and cut.n_sn == len(expected)
+    assert {d.snid for d in cut.drops} == set(foundation.snid) - expected
+    for d in cut.drops:
+        assert d.band is None and d.mjd is None and d.source.endswith(f"_{d.snid}.txt")
+        m = re.fullmatch(r"z_cmb (\S+) outside \(0.015, 0.08\)", d.reason)
+        assert m and float(m[1]) == pytest.approx(
+            foundation.z_cmb[foundation.index(d.snid)], rel=1e-4
+        )
+    report = cut.report()
+    assert f"Survey: {cut.n_sn} SNe" in report
+    assert f"Dropped: {180 - cut.n_sn} SNe, 0 SN bands, 0 observations" in report
+    assert "SN SN2016coj: z_cmb 0.0048868 outside (0.015, 0.08)" in report
+    # cuts compose, and a cut survey is re-padded
+    assert cut.n_obs == cut.mask.sum(axis=1).max()
+    again = cut.cut(z_key="z_hel", z_max=0.05)
+    assert (again.z_hel < 0.05).all() and len(again.drops) > len(cut.drops)
+
+
+def test_phase_window_drops_points(foundation):
+    lo, hi = -10, 40
+    cut = foundation.cut(phase_window=(lo, hi))
+    t = cut.phase()[cut.mask]
+    assert ((t > lo) & (t < hi)).all()
+    points = [d for d in cut.drops if d.mjd is not None]
+    assert len(points) + cut.mask.sum() == foundation.mask.sum()
+    assert all(d.band is None and d.mjd is None for d in cut.drops if d not in points)
+    phase = foundation.phase()
+    for d in points[:200]:
+        i = foundation.index(d.snid)
+        (j,) = np.flatnonzero(
+            foundation.mask[i]
+            & (foundation.mjd[i] == d.mjd)
+            & (np.asarray(foundation.band_names)[foundation.band[i]] == d.band)
+        )
+        m = re.fullmatch(r"phase (\S+) d outside \(-10, 40\)", d.reason)
+        assert m and float(m[1]) == pytest.approx(phase[i, j], abs=0.05)
+        assert not lo < phase[i, j] < hi
+    report = cut.report()
+    assert report.count("d outside (-10, 40)") == len(points)
+
+
+def test_phase_window_is_strict_and_empty_sn_dropped():
+    # phases exactly at the window edges are dropped (BayeSN: lo < t < hi)
+    survey = Survey.from_arrays(
+        ["edge", "inside"],
+        [[100.0, 110.0, 140.0], [100.0]],
+        [["g"] * 3, ["g"]],
+        [[1.0] * 3, [1.0]],
+        [[0.1] * 3, [0.1]],
+        z_hel=[1.0, 1.0],
+        peak_mjd=[120.0, 100.0],
+    )  # phases: edge -10, -5, +10; inside 0
+    cut = survey.cut(phase_window=(-10, 10))
+    assert cut.snid == ("edge", "inside") and cut.mask.sum(axis=1).tolist() == [1, 1]
+    assert [d.mjd for d in cut.drops] == [100.0, 140.0]
+    cut = survey.cut(phase_window=(-7, -1))
+    assert cut.snid == ("edge",)
+    assert cut.drops[-1] == Drop("inside", None, None, "no observations left after cuts", "arrays")
+
+
+def test_band_min_obs_snids_exclude(foundation):
+    cut = foundation.cut(bands=["g_PS1", "r_PS1"])
+    assert cut.band_names == ("g_PS1", "r_PS1")
+    per_band = [d for d in cut.drops if d.band is not None]
+    assert {d.band for d in per_band} == {"i_PS1", "z_PS1"} and len(per_band) == 2 * 180
+    n = int(per_band[0].reason.split("(")[1].split()[0])
+    i = foundation.index(per_band[0].snid)
+    assert (
+        n
+        == (
+            foundation.band[i][foundation.mask[i]] == foundation.band_names.index(per_band[0].band)
+        ).sum()
+    )
+
+    cut = foundation.cut(min_obs=30)
+    assert (cut.mask.sum(axis=1) >= 30).all()
+    assert all("fewer than min_obs = 30" in d.reason for d in cut.drops)
+    assert cut.n_sn + len(cut.drops) == 180
+
+    cut = foundation.cut(snids=["2016W", "SN2016coj"], exclude=["SN2016coj"])
+    assert cut.snid == ("2016W",)
+    reasons = {d.snid: d.reason for d in cut.drops}
+    assert reasons["SN2016coj"] == "excluded by name" and len(reasons) == 179
+
+
+@pytest.mark.parametrize(
+    "kwargs, field",
+    [
+        ({"z_key": "zcmb"}, "z_key"),
+        ({"z_min": "0.01"}, "z_min"),
+        ({"phase_window": (40, -10)}, "phase_window"),
+        ({"phase_window": (-10,)}, "phase_window"),
+        ({"min_obs": -1}, "min_obs"),
+        ({"bands": ["u_PS1"]}, "bands"),
+        ({"bands": "g_PS1"}, "bands"),
+        ({"snids": ["nope"]}, "snids"),
+        ({"exclude": ["nope"]}, "exclude"),
+    ],
+)
+def test_cut_rejects_bad_arguments(small, kwargs, field):
+    with pytest.raises(ConfigError) as info:
+        small.cut(**kwargs)
+    assert info.value.field == field
+
+
+def test_drop_str():
+    assert str(Drop("x", "g", 1.5, "why", "f.txt")) == "SN x band g MJD 1.500: why  [f.txt]"
+    assert str(Drop("x", None, None, "why")) == "SN x: why"
+
+
+def test_text_format_variants(tmp_path):
+    """Older/other SNANA spellings: several keys per line, a DOCUMENTATION block, a BAND
+    column, VARNAMES, comments, SPEC rows, no END, a list of numbers, a numeric SNID."""
+    path = tmp_path / "variant.dat"
+    path.write_text(
+        "DOCUMENTATION:\n  PURPOSE: test: not a header key\nDOCUMENTATION_END:\n"
+        "SURVEY: SDSS   SNID: 1032   IAUC: 2005ez  # several keys on one line\n"
+        "REDSHIFT_HELIO: 0.1 +- 0.001 (HELIO)\nPEAKMJD: 53600.5\n"
+        "HOST_LOGMASS: -9.0\nMAGSMEAR: 0.1 0.2 0.3\n"
+        "VARNAMES: MJD BAND FLUXCAL FLUXCALERR\n"
+        "OBS: 53590.0 SDSS-g 10.5 1.5\nSPEC: 3000 1e-17\nOBS: 53600.0 SDSS-r 12.0 1.0\n"
+    )
+    survey = Survey.from_snana(path, bands={"SDSS-g": "g_SDSS"})
+    lc = survey.light_curve("1032")
+    assert lc.meta["SURVEY"] == "SDSS" and lc.meta["IAUC"] == "2005ez"
+    assert "PURPOSE" not in lc.meta and lc.meta["MAGSMEAR"] == (0.1, 0.2, 0.3)
+    assert lc.meta["REDSHIFT_HELIO_ERR"] == 0.001
+    np.testing.assert_array_equal(lc.band, ["g_SDSS", "SDSS-r"])
+    np.testing.assert_array_equal(lc.line, [10, 12])
+    assert survey.z_cmb[0] == survey.z_hel[0] == 0.1 and survey.z_err[0] == 0.001
+    assert survey.peak_mjd[0] == 53600.5 and np.isnan(survey.log_mass[0])
+    assert survey.survey_name == ("SDSS",)
+    assert survey.notes == (
+        "SN 1032: no REDSHIFT_CMB or REDSHIFT_FINAL; using REDSHIFT_HELIO",
+        "SN 1032: no SEARCH_PEAKMJD; using PEAKMJD",
+        "SN 1032: no MWEBV; using 0",
+    )
