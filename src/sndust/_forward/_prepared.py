@@ -28,6 +28,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, PyTree
 
 from .._dust import AbstractDustLaw
+from .._sed._bayesn import eps_from_e
 
 __all__ = ["PreparedSurvey", "SurveyInfo"]
 
@@ -142,12 +143,7 @@ class PreparedSurvey(eqx.Module):
     def eps_from_e(self, e: Float[ArrayLike, "*b ne"]) -> Float[Array, "*b nl nt"]:
         """ε surfaces from standard-normal ``e``: ``L_Σ e`` on interior wavelength knots,
         wavelength-fastest, zero first and last wavelength rows."""
-        e = jnp.asarray(e)
-        n_l, n_t = self.W0.shape
-        interior = jnp.einsum("ij,...j->...i", self.L_sigma, e)
-        interior = jnp.swapaxes(interior.reshape(*e.shape[:-1], n_t, n_l - 2), -1, -2)
-        zero = jnp.zeros((*e.shape[:-1], 1, n_t), interior.dtype)
-        return jnp.concatenate([zero, interior, zero], axis=-2)
+        return eps_from_e(self.L_sigma, jnp.asarray(e), self.W0.shape[0])
 
     def _phase_terms(self, t_max):
         """Spline rows J_t and template × band weights at the (shifted) phases."""

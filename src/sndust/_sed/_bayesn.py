@@ -29,7 +29,7 @@ from .._files import model_files_dir
 from .._spline import spline_basis
 from ._base import AbstractSEDModel
 
-__all__ = ["BayeSNModel", "builtin_models"]
+__all__ = ["BayeSNModel", "builtin_models", "eps_from_e"]
 
 _N_WAVE = 300  # BayeSN's rest-frame grid (credited to ParSNIP, Boone+21)
 _REQUIRED = ("L_KNOTS", "TAU_KNOTS", "W0", "W1", "L_SIGMA_EPSILON", "M0", "SIGMA0", "TAUA")
@@ -218,17 +218,22 @@ class BayeSNModel(AbstractSEDModel):
         return spline_basis(phase, self.tau_knots)
 
     def eps_from_e(self, e: Float[ArrayLike, "*batch n_eps"]) -> Float[Array, "*batch nl nt"]:
-        """Residual surface ε from its standard-normal form ``e`` (non-centred).
-
-        ``ε = L_Σ e`` on the interior wavelength knots, wavelength index fastest, with zero
-        first and last wavelength rows.
-        """
+        """Residual surface ε from its standard-normal form ``e``: see :func:`eps_from_e`."""
         e = jnp.asarray(e)
-        n_l, n_t = self.l_knots.size, self.tau_knots.size
-        interior = jnp.einsum("ij,...j->...i", jnp.asarray(self.L_sigma, e.dtype), e)
-        interior = jnp.swapaxes(interior.reshape(*e.shape[:-1], n_t, n_l - 2), -1, -2)
-        zero = jnp.zeros((*e.shape[:-1], 1, n_t), e.dtype)
-        return jnp.concatenate([zero, interior, zero], axis=-2)
+        return eps_from_e(jnp.asarray(self.L_sigma, e.dtype), e, self.l_knots.size)
+
+
+def eps_from_e(L_sigma, e, n_lknot: int):
+    """Residual surfaces ε from standard-normal ``e`` (BayeSN's non-centred form).
+
+    ``ε = L_Σ e`` on the interior wavelength knots, laid out wavelength-fastest, with zero
+    first and last wavelength rows. ``e``: ``(..., n_eps)``; returns ``(..., n_lknot, n_tknot)``.
+    """
+    n_t = L_sigma.shape[0] // (n_lknot - 2)
+    interior = jnp.einsum("ij,...j->...i", L_sigma, e)
+    interior = jnp.swapaxes(interior.reshape(*e.shape[:-1], n_t, n_lknot - 2), -1, -2)
+    zero = jnp.zeros((*e.shape[:-1], 1, n_t), interior.dtype)
+    return jnp.concatenate([zero, interior, zero], axis=-2)
 
 
 def _rest_wave(l_knots: np.ndarray) -> np.ndarray:
