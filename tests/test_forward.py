@@ -225,3 +225,22 @@ def test_wrong_parameter_combinations_raise(prepared):
     else:
         with pytest.raises(TypeError, match="free_tmax=True"):
             prepared.fluxcal(**params, t_max=jnp.zeros(prepared.n_sn))
+
+
+def test_dropping_the_longest_light_curve_keeps_layout_consistent(sed):
+    """An SN dropped by the band-coverage rule may be the one that set n_obs."""
+    long = np.tile(np.array(["u_CSP", "u_CSP"]), 6)  # 12 points, all in a band T21 cannot model
+    survey = sd.Survey.from_arrays(
+        snid=["dropped", "kept"],
+        mjd=[60000.0 + np.arange(12.0), 60000.0 + np.arange(4.0)],
+        band=[long, np.array(["g_PS1", "r_PS1", "g_PS1", "r_PS1"])],
+        fluxcal=[np.full(12, 1e4), np.full(4, 1e4)],
+        fluxcal_err=[np.full(12, 1e2), np.full(4, 1e2)],
+        z_hel=np.array([0.03, 0.03]),
+        peak_mjd=np.full(2, 60002.0),
+    )
+    prepared = sd.prepare(survey, sed)
+    assert prepared.snid == ("kept",)
+    assert prepared.n_obs == 4
+    assert np.asarray(prepared.observed_mask()).sum() == 4
+    assert any(d.snid == "dropped" and d.band is None for d in prepared.info.drops)

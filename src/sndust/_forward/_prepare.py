@@ -15,7 +15,7 @@ from .._sed import BayeSNModel
 from .._spline import second_derivative_matrix
 from .._survey import Drop
 from ._layout import build_chunks, choose_chunk_size
-from ._prepared import PreparedSurvey, SurveyInfo
+from ._prepared import PreparedSurvey, SurveyInfo, template_at
 
 __all__ = ["prepare"]
 
@@ -105,7 +105,7 @@ def prepare(
                 None,
                 None,
                 "no observations left inside the phase window and the model's wavelength range",
-                None,
+                survey.sources[s],
             )
         )
     if kept_sn.size == 0:
@@ -114,8 +114,9 @@ def prepare(
             + "\n".join(f"  {d.snid} {d.band or ''}: {d.reason}" for d in drops[:50])
         )
     sub = survey.select(kept_sn) if kept_sn.size < survey.n_sn else survey
-    keep = keep[kept_sn]
-    phase = phase[kept_sn]
+    # select() re-pads: n_obs shrinks if the dropped SNe had the longest light curves
+    keep = keep[kept_sn][:, : sub.n_obs]
+    phase = sub.phase()
     z_hel = z_hel[kept_sn]
     mwebv = np.asarray(sub.mwebv, np.float64)
     n_sn, n_obs = keep.shape
@@ -173,14 +174,7 @@ def prepare(
         hsiao_arr = hsiao
     else:
         phase_basis = np.swapaxes(sed.phase_basis(c_phase), -1, -2)  # (n_chunk, nt, size)
-        lower = np.floor(c_phase)
-        frac = c_phase - lower
-        lo = np.clip(lower.astype(np.int64) - int(phase0), 0, hsiao.shape[1] - 1)
-        hi = np.clip(lo + 1, 0, hsiao.shape[1] - 1)
-        rows = c_window[:, :, None]
-        template = (1 - frac[:, None, :]) * hsiao[rows, lo[:, None, :]] + frac[:, None, :] * hsiao[
-            rows, hi[:, None, :]
-        ]
+        template = template_at(hsiao, phase0, c_window, c_phase, np)
         template_weight = template * c_weight[:, :, None] * valid[:, None, :]
         hsiao_arr = None
 

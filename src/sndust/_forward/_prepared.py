@@ -152,15 +152,7 @@ class PreparedSurvey(eqx.Module):
         shift = jnp.asarray(t_max, self.phase.dtype)
         t = self.phase - jnp.broadcast_to(shift, (self.n_sn,))[self.chunk_sn][:, None]
         basis = _spline_rows(t, self.tau_knots, self.tau_curvature)  # (n_chunk, size, nt)
-        lower = jnp.floor(t)
-        frac = t - lower
-        n_phase = self.hsiao_flux.shape[1]
-        lo = jnp.clip(lower.astype(jnp.int32) - int(self.hsiao_phase0), 0, n_phase - 1)
-        hi = jnp.clip(lo + 1, 0, n_phase - 1)
-        rows = self.window_index[:, :, None]
-        template = (1 - frac[:, None, :]) * self.hsiao_flux[rows, lo[:, None, :]] + frac[
-            :, None, :
-        ] * self.hsiao_flux[rows, hi[:, None, :]]
+        template = template_at(self.hsiao_flux, self.hsiao_phase0, self.window_index, t, jnp)
         return jnp.swapaxes(basis, -1, -2), template * self.band_weight[:, :, None]
 
     def _chunk_flux(self, theta, A_V, R_V, eps, distmod, delta_M, t_max):
@@ -252,6 +244,31 @@ class PreparedSurvey(eqx.Module):
     def log_likelihood(self, **params) -> Float[Array, ""]:
         """Total Gaussian FLUXCAL log-likelihood (BayeSN's flux likelihood)."""
         return self.log_likelihood_per_sn(**params).sum()
+
+
+def template_at(hsiao_flux, phase0, window_index, t, xp):
+    """Hsiao template at each chunk's wavelength window and observed phases.
+
+    Linear in phase between whole days (as BayeSN); phases beyond the template's range
+    take its edge (BayeSN's negative index would wrap to +85 d instead).
+
+    Args:
+        hsiao_flux: template on the model grid, ``(n_wave, n_phase)``, phases
+            ``phase0, phase0 + 1, …`` days.
+        window_index: ``(n_chunk, window)`` wavelength-bin indices.
+        t: ``(n_chunk, size)`` rest-frame phases.
+        xp: ``numpy`` (set-up) or ``jax.numpy`` (free time of maximum).
+
+    Returns:
+        ``(n_chunk, window, size)``.
+    """
+    lower = xp.floor(t)
+    frac = (t - lower)[:, None, :]
+    n_phase = hsiao_flux.shape[1]
+    lo = xp.clip(lower.astype(np.int32) - int(phase0), 0, n_phase - 1)
+    hi = xp.clip(lo + 1, 0, n_phase - 1)
+    rows = window_index[:, :, None]
+    return (1 - frac) * hsiao_flux[rows, lo[:, None, :]] + frac * hsiao_flux[rows, hi[:, None, :]]
 
 
 def _spline_rows(t, knots, curvature):
