@@ -18,8 +18,9 @@ and normalised to unit sum.
 from __future__ import annotations
 
 import difflib
+import functools
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -336,10 +337,17 @@ def _read_standard(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return _checked(path.stem, wave, flux, str(path))
 
 
-def as_filter_bank(filters: FilterBank | Mapping | None) -> FilterBank:
+@functools.cache
+def _default_bank() -> FilterBank:
+    # Shared by prepare() calls that pass no bank, so curves are read and zero points
+    # computed once per process; FilterBank.builtin() hands users their own copy.
+    return FilterBank.builtin()
+
+
+def as_filter_bank(filters: FilterBank | None) -> FilterBank:
     """``None`` → the built-in bank; a FilterBank passes through."""
     if filters is None:
-        return FilterBank.builtin()
+        return _default_bank()
     if isinstance(filters, FilterBank):
         return filters
     raise ModelError(f"filters must be a FilterBank or None, got {type(filters).__name__}")
