@@ -35,7 +35,7 @@ __all__ = ["PreparedSurvey", "SurveyInfo"]
 _LN10_04 = float(0.4 * np.log(10.0))  # Python floats stay weakly typed: no f32 -> f64 promotion
 _HALF_LOG_2PI = float(0.5 * np.log(2.0 * np.pi))
 
-_PerSN = Float[ArrayLike, "#n_sn"]
+_PerSN = Float[ArrayLike, "#n_sn"] | Float[ArrayLike, ""] | float
 
 
 @dataclass(eq=False)

@@ -1,0 +1,2 @@
+from ._hierarchical import HierarchicalModel as HierarchicalModel
+from ._hierarchical import LogDensity as LogDensity

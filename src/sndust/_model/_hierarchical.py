@@ -1,0 +1,549 @@
+"""``HierarchicalModel``: SED model + dust law + survey + dust population → one
+differentiable log density over a flat unconstrained vector.
+
+Parameters, in the sampler's coordinates (a dict pytree, ``ravel_pytree``-flattened):
+
+* ``hyper``: each hyperparameter ``x`` with value ``T(x)``, ``T = biject_to(support)``;
+* per SN: ``theta`` (θ ~ N(0,1)); ``A_V`` and ``R_V`` when the population gives them a
+  distribution (parameterised by type, see ``_reparam``); ``e`` (ε = L_Σ e, e ~ N(0, I));
+  ``D`` (non-centred distance: D = μ̂ + s·x, s² = σ_μ̂² + σ0², or 5² + σ0² for fits);
+  ``t_max`` (U(−10, 10) via a logistic map) when the population fits times of maximum.
+
+``D = μ + δM`` is BayeSN's "distance plus grey offset". In the hierarchical models
+μ̂ = distmod(z_cmb) in a fixed flat ΛCDM (BayeSN's H0 = 73.24, Ωm = 0.28) and
+σ_μ̂ = 5/(z ln 10)·√(σ_z² + σ_pec²) with σ_pec = 150 km/s.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+from jax.flatten_util import ravel_pytree
+from jaxtyping import Array, Float
+from numpyro.distributions.transforms import biject_to
+
+from .._errors import ConfigError, DataError, ModelError
+from .._forward import PreparedSurvey, prepare
+from .._population import AbstractDustPopulation, HostData
+from ._reparam import kind_of, natural_log_prob, sample_coordinates, to_unconstrained
+
+__all__ = ["HierarchicalModel", "LogDensity"]
+
+SIGMA_PEC = 150.0 / 3e5  # BayeSN: 150 km/s peculiar velocities, c = 3e5 km/s
+FIT_DISTANCE_SD = 5.0  # BayeSN's fits: a near-flat N(μ̂, 5²) distance prior
+TMAX_RANGE = 10.0  # BayeSN's fits: t_max ~ U(−10, 10) rest-frame days
+PER_SN = ("theta", "A_V", "R_V", "e", "D", "t_max")
+BLOCKS = ("hyperprior", "dust_prior", "intrinsic_prior", "distance_prior", "tmax_prior",
+          "likelihood")
+_HALF_LOG_2PI = float(0.5 * np.log(2 * np.pi))
+
+
+def _default_cosmology():
+    from astropy.cosmology import FlatLambdaCDM
+
+    return FlatLambdaCDM(H0=73.24, Om0=0.28)
+
+
+def _prior_of(prior, h):
+    """A hyperprior, resolving ``h -> distribution`` callables."""
+    if isinstance(prior, dist.Distribution):
+        return prior
+    if callable(prior):
+        return prior(h)
+    raise ConfigError(
+        f"a hyperprior must be a numpyro distribution or a callable h -> distribution, "
+        f"got {type(prior).__name__}",
+        field="hyperpriors",
+    )
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Static structure: which parameters exist and how they are sampled."""
+
+    hyper: tuple[tuple[str, tuple[int, ...]], ...]
+    dust_kinds: tuple[tuple[str, str], ...]  # (("A_V", kind), ("R_V", kind))
+    global_sigma0: bool
+    free_tmax: bool
+    n_sn: int
+    n_eps: int
+
+    @property
+    def sampled(self) -> tuple[str, ...]:
+        dust = {name for name, kind in self.dust_kinds if kind != "fixed"}
+        names = ["theta", *(n for n in ("A_V", "R_V") if n in dust), "e", "D"]
+        return tuple(names + (["t_max"] if self.free_tmax else []))
+
+
+class HierarchicalModel(eqx.Module):
+    """The BayeSN hierarchical model of a survey, for any dust population.
+
+    Example::
+
+        model = sd.HierarchicalModel(sed=sd.BayeSNModel.load("T21"), survey=survey,
+                                     population=sd.MassSplit(split=10.0))
+        x = model.init_position(jax.random.key(0))
+        model.logdensity(x), jax.grad(model.logdensity)(x)
+        model.constrain(x)["mu_R_HM"]
+
+    Args:
+        sed: the SED model (hyperparameters W0, W1, L_Σ, M0 are held at trained values).
+        survey: a :class:`sndust.Survey` (or an already :func:`sndust.prepare`-d survey).
+        population: a :class:`sndust.DustPopulation`.
+        dust: host dust law (default Fitzpatrick99).
+        filters: filter bank (default built-in).
+        cosmology: astropy cosmology for μ̂ (default flat ΛCDM, H0=73.24, Ωm=0.28).
+        dtype, phase_window, chunk_size: passed to :func:`sndust.prepare`.
+    """
+
+    prepared: PreparedSurvey
+    population: AbstractDustPopulation
+    host: HostData
+    muhat: Float[Array, " n_sn"]
+    muhat_err: Float[Array, " n_sn"]
+    layout: _Layout = eqx.field(static=True)
+
+    def __init__(
+        self,
+        *,
+        sed,
+        survey,
+        population: AbstractDustPopulation,
+        dust=None,
+        filters=None,
+        cosmology=None,
+        dtype=None,
+        phase_window=None,
+        chunk_size=None,
+    ):
+        if not isinstance(population, AbstractDustPopulation):
+            raise ConfigError(
+                f"population must be a sndust.DustPopulation, got {type(population).__name__}",
+                field="population",
+            )
+        population = population.bind(sed)
+        free_tmax = bool(population.free_tmax)
+        if isinstance(survey, PreparedSurvey):
+            prepared = survey
+            if prepared.free_tmax != free_tmax:
+                raise ConfigError(
+                    f"survey was prepared with free_tmax={prepared.free_tmax}, but "
+                    f"{type(population).__name__} needs free_tmax={free_tmax}",
+                    field="free_tmax",
+                )
+        else:
+            prepared = prepare(
+                survey, sed, dust, filters, free_tmax=free_tmax, phase_window=phase_window,
+                chunk_size=chunk_size, dtype=dtype,
+            )
+        ftype = prepared.obs_fluxcal.dtype
+        host = HostData.from_prepared(prepared)
+        _check_host(population, host, prepared.snid)
+        z_cmb = np.asarray(prepared.z_cmb, float)
+        if np.any(~np.isfinite(z_cmb)) or np.any(z_cmb <= 0):
+            bad = [s for s, z in zip(prepared.snid, z_cmb) if not (np.isfinite(z) and z > 0)]
+            raise DataError(
+                f"{len(bad)} SNe have no positive CMB redshift for the distance prior: "
+                f"{', '.join(bad[:10])}", field="z_cmb",
+            )
+        cosmo = _default_cosmology() if cosmology is None else cosmology
+        muhat = np.asarray(cosmo.distmod(z_cmb).value, float)
+        z_err = np.nan_to_num(np.asarray(prepared.z_err, float))
+        muhat_err = 5.0 / (z_cmb * np.log(10.0)) * np.sqrt(z_err**2 + SIGMA_PEC**2)
+
+        self.prepared = prepared
+        self.population = population
+        self.host = host
+        self.muhat = jnp.asarray(muhat, ftype)
+        self.muhat_err = jnp.asarray(muhat_err, ftype)
+        self.layout = _discover_layout(population, host, prepared)
+        _check_priors_at_start(self)
+
+    # ------------------------------------------------------------------ sizes, names
+    @property
+    def n_sn(self) -> int:
+        return self.prepared.n_sn
+
+    @property
+    def snid(self) -> tuple[str, ...]:
+        return self.prepared.snid
+
+    @property
+    def hyper_names(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.layout.hyper)
+
+    def _hyperpriors(self) -> dict:
+        priors = dict(self.population.hyperpriors())
+        if self.layout.global_sigma0:
+            priors["sigma0"] = dist.HalfCauchy(0.1)
+        return priors
+
+    # ------------------------------------------------------------------ pytrees
+    def _template(self):
+        n, lay = self.n_sn, self.layout
+        dtype = self.prepared.obs_fluxcal.dtype
+        tree = {"hyper": {name: jnp.zeros(shape, dtype) for name, shape in lay.hyper}}
+        for name in lay.sampled:
+            tree[name] = jnp.zeros((n, lay.n_eps) if name == "e" else (n,), dtype)
+        return tree
+
+    @property
+    def dim(self) -> int:
+        """Length of the flat unconstrained parameter vector."""
+        return int(ravel_pytree(self._template())[0].size)
+
+    def unravel(self, flat: Float[Array, " dim"]) -> dict:
+        """Flat unconstrained vector → unconstrained parameter dict."""
+        return ravel_pytree(self._template())[1](flat)
+
+    def ravel(self, tree: dict) -> Float[Array, " dim"]:
+        """Unconstrained parameter dict → flat vector."""
+        template = self._template()
+        if jax.tree_util.tree_structure(tree) != jax.tree_util.tree_structure(template):
+            raise ConfigError(
+                f"parameter dict has keys {sorted(tree)}, expected {sorted(template)}",
+                field="params",
+            )
+        for (path, leaf), ref in zip(
+            jax.tree_util.tree_flatten_with_path(tree)[0], jax.tree_util.tree_leaves(template)
+        ):
+            if jnp.shape(leaf) != ref.shape:
+                raise ConfigError(
+                    f"{jax.tree_util.keystr(path)} has shape {jnp.shape(leaf)}, expected "
+                    f"{ref.shape}",
+                    field=jax.tree_util.keystr(path),
+                )
+        return ravel_pytree(jax.tree_util.tree_map(lambda x, r: jnp.asarray(x, r.dtype), tree,
+                                                   template))[0]
+
+    # ------------------------------------------------------------------ core
+    def _forward(self, flat):
+        """Values and per-block log densities (in sampler coordinates) of a flat vector."""
+        values, priors, blocks = self._prior_part(self.unravel(flat))
+        blocks["likelihood"] = self._log_likelihood_per_sn(values, priors)
+        return values, blocks
+
+    def _prior_part(self, u):
+        """Values, the population's per-SN priors and the prior blocks of a parameter dict."""
+        n = self.n_sn
+        h, lp_hyper = {}, jnp.zeros(())
+        for name, prior in self._hyperpriors().items():
+            d = _prior_of(prior, h)
+            transform = biject_to(d.support)
+            x = u["hyper"][name]
+            value = transform(x)
+            lp = d.log_prob(value) + transform.log_abs_det_jacobian(x, value)
+            lp_hyper = lp_hyper + jnp.sum(lp)
+            h[name] = value
+        priors = self.population.dust_priors(h, self.host)
+        values = dict(h)
+        lp_dust = jnp.zeros(n)
+        for name, kind in self.layout.dust_kinds:
+            prior = getattr(priors, name)
+            if kind_of(prior) != kind:
+                raise ModelError(
+                    f"{type(self.population).__name__}.dust_priors changed the type of its "
+                    f"{name} prior between calls ({kind} -> {kind_of(prior)})",
+                    field=name,
+                )
+            value, lp = sample_coordinates(prior, u.get(name), n)
+            values[name] = value
+            lp_dust = lp_dust + lp
+        theta, e = u["theta"], u["e"]
+        lp_intrinsic = _std_normal(theta) + _std_normal(e).sum(-1)
+        sd = self._distance_sd(h, priors)
+        D = self.muhat + sd * u["D"]
+        lp_distance = _std_normal(u["D"])
+        values.update(theta=theta, e=e, D=D)
+        lp_tmax = jnp.zeros(n)
+        if self.layout.free_tmax:
+            x = u["t_max"]
+            values["t_max"] = TMAX_RANGE * jnp.tanh(0.5 * x)  # = −10 + 20 σ(x)
+            lp_tmax = -jax.nn.softplus(-x) - jax.nn.softplus(x)
+        blocks = dict(
+            hyperprior=lp_hyper, dust_prior=lp_dust, intrinsic_prior=lp_intrinsic,
+            distance_prior=lp_distance, tmax_prior=lp_tmax,
+        )
+        return values, priors, blocks
+
+    def _distance_sd(self, h, priors):
+        sigma0 = jnp.broadcast_to(_sigma0(h, priors), (self.n_sn,))
+        if self.population.distance_prior == "free":
+            return jnp.sqrt(FIT_DISTANCE_SD**2 + sigma0**2)
+        return jnp.sqrt(self.muhat_err**2 + sigma0**2)
+
+    def _eps(self, values, priors):
+        eps = self.prepared.eps_from_e(values["e"])
+        if priors.delta_W0 is not None:
+            eps = eps + priors.delta_W0
+        return eps
+
+    def _log_likelihood_per_sn(self, values, priors):
+        return self.prepared.log_likelihood_per_sn(
+            theta=values["theta"], A_V=values["A_V"], R_V=values["R_V"],
+            eps=self._eps(values, priors), distmod=values["D"], delta_M=priors.delta_M,
+            t_max=values.get("t_max"),
+        )
+
+    # ------------------------------------------------------------------ public density
+    def logdensity(self, flat: Float[Array, " dim"]) -> Float[Array, ""]:
+        """Log posterior density (up to a constant) at a flat unconstrained vector."""
+        _, blocks = self._forward(flat)
+        return sum(jnp.sum(b) for b in blocks.values())
+
+    def logdensity_per_sn(self, flat: Float[Array, " dim"]) -> Float[Array, " n_sn"]:
+        """Each SN's share of the log density (hyperprior excluded): for populations with
+        no hyperparameters (per-SN fits) these are independent problems."""
+        _, blocks = self._forward(flat)
+        return sum(b for k, b in blocks.items() if k != "hyperprior")
+
+    def log_density_blocks(self, flat: Float[Array, " dim"]) -> dict[str, Array]:
+        """The log density split by block: hyperprior, dust_prior, intrinsic_prior,
+        distance_prior, tmax_prior, likelihood (per-SN blocks as ``(n_sn,)`` arrays)."""
+        return self._forward(flat)[1]
+
+    def log_likelihood_per_sn(self, flat: Float[Array, " dim"]) -> Float[Array, " n_sn"]:
+        """Per-SN flux log-likelihood (for PSIS-LOO and model comparison)."""
+        return self._forward(flat)[1]["likelihood"]
+
+    def constrain(self, flat: Float[Array, " dim"]) -> dict[str, Array]:
+        """Named physical values: hyperparameters by name; per SN ``theta``, ``A_V``,
+        ``R_V``, ``e``, ``D``, (``t_max``), plus ``sigma0`` (per SN), ``delta_M`` and
+        ``eps`` surfaces."""
+        values, _ = self._forward(flat)
+        h = {name: values[name] for name in self.hyper_names}
+        priors = self.population.dust_priors(h, self.host)
+        out = dict(values)
+        out["sigma0_sn"] = jnp.broadcast_to(_sigma0(h, priors), (self.n_sn,))
+        out["delta_M"] = jnp.broadcast_to(jnp.asarray(priors.delta_M), (self.n_sn,))
+        return out
+
+    def unconstrain(self, params: dict) -> Float[Array, " dim"]:
+        """Flat vector for named physical values (missing per-SN entries: prior centre).
+
+        Raises:
+            ConfigError: a value outside its prior's support, naming the parameter and SN.
+        """
+        n = self.n_sn
+        dtype = self.prepared.obs_fluxcal.dtype
+        tree = self._template()
+        h = {}
+        for name, prior in self._hyperpriors().items():
+            if name not in params:
+                raise ConfigError(f"missing hyperparameter {name!r}", field=name)
+            d = _prior_of(prior, h)
+            value = jnp.asarray(params[name], dtype)
+            _check_support(d, value, name, None)
+            tree["hyper"][name] = biject_to(d.support).inv(value)
+            h[name] = value
+        priors = self.population.dust_priors(h, self.host)
+        for name, kind in self.layout.dust_kinds:
+            if kind == "fixed" or name not in params:
+                continue
+            prior = getattr(priors, name)
+            value = jnp.broadcast_to(jnp.asarray(params[name], dtype), (n,))
+            _check_support(prior, value, name, self.snid)
+            tree[name] = to_unconstrained(prior, value)
+        for name in ("theta", "e"):
+            if name in params:
+                tree[name] = jnp.broadcast_to(jnp.asarray(params[name], dtype), tree[name].shape)
+        if "D" in params:
+            tree["D"] = (jnp.asarray(params["D"], dtype) - self.muhat) / self._distance_sd(
+                h, priors
+            )
+        if self.layout.free_tmax and "t_max" in params:
+            t = jnp.broadcast_to(jnp.asarray(params["t_max"], dtype), (n,))
+            _check_support(dist.Uniform(-TMAX_RANGE, TMAX_RANGE), t, "t_max", self.snid)
+            tree["t_max"] = 2.0 * jnp.arctanh(t / TMAX_RANGE)
+        return self.ravel(tree)
+
+    def log_joint(self, params: dict) -> Float[Array, ""]:
+        """Log joint density of *physical* values (the model as written: no change of
+        variables), ``log p(hyper) + Σ_s log p(θ, A_V, R_V, e, D, t_max | hyper) + log L``.
+
+        Differences of this between points are what BayeSN's NumPyro model gives for
+        the same values; :meth:`logdensity` adds the Jacobian of :meth:`constrain`.
+        """
+        n = self.n_sn
+        h, total = {}, jnp.zeros(())
+        for name, prior in self._hyperpriors().items():
+            d = _prior_of(prior, h)
+            h[name] = params[name]
+            total = total + jnp.sum(d.log_prob(params[name]))
+        priors = self.population.dust_priors(h, self.host)
+        values = {**params}
+        for name, kind in self.layout.dust_kinds:
+            prior = getattr(priors, name)
+            if kind == "fixed":
+                values[name] = jnp.broadcast_to(jnp.asarray(prior), (n,))
+            total = total + jnp.sum(natural_log_prob(prior, values[name], n))
+        total = total + jnp.sum(_std_normal(params["theta"])) + jnp.sum(_std_normal(params["e"]))
+        sd = self._distance_sd(h, priors)
+        total = total + jnp.sum(dist.Normal(self.muhat, sd).log_prob(params["D"]))
+        if self.layout.free_tmax:
+            total = total + jnp.sum(dist.Uniform(-TMAX_RANGE, TMAX_RANGE).log_prob(params["t_max"]))
+        return total + jnp.sum(self._log_likelihood_per_sn(values, priors))
+
+    # ------------------------------------------------------------------ starts, checks
+    def init_position(self, key, *, radius: float = 2.0) -> Float[Array, " dim"]:
+        """A random start: hyperparameters and A_V, R_V uniform in (−radius, radius) on
+        the unconstrained scale (like NumPyro's ``init_to_uniform``); θ, e, D, t_max at
+        small random values around the prior centre."""
+        tree = self._template()
+        leaves, treedef = jax.tree_util.tree_flatten(tree)
+        keys = jax.random.split(key, len(leaves))
+        paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
+        out = []
+        for k, leaf, path in zip(keys, leaves, paths):
+            wide = "hyper" in path or "A_V" in path or "R_V" in path
+            r = radius if wide else 0.1
+            out.append(jax.random.uniform(k, leaf.shape, leaf.dtype, -r, r))
+        return self.ravel(jax.tree_util.tree_unflatten(treedef, out))
+
+    def check(self, flat: Float[Array, " dim"]) -> dict[str, float]:
+        """Evaluate each block at ``flat`` and raise a :class:`ModelError` naming the first
+        block (and SNe) whose log density is NaN or +inf; returns the block totals."""
+        _, blocks = eqx.filter_jit(lambda m, x: m._forward(x))(self, flat)
+        totals = {}
+        for name in BLOCKS:
+            value = np.asarray(blocks[name])
+            bad = ~np.isfinite(value) & ~(value == -np.inf)
+            if bad.any():
+                where = ""
+                if value.ndim:
+                    sne = [self.snid[i] for i in np.flatnonzero(bad)[:10]]
+                    where = f" for {int(bad.sum())} SNe ({', '.join(sne)})"
+                raise ModelError(f"log density block {name!r} is {value[bad][0]}{where}",
+                                 field=name)
+            totals[name] = float(value.sum())
+        return totals
+
+    # ------------------------------------------------------------------ predictions
+    def predict_fluxcal(self, flat: Float[Array, " dim"]) -> Float[Array, "n_sn n_obs"]:
+        """Model FLUXCAL at the parameters (posterior predictive mean for a draw), in the
+        survey's ``(n_sn, n_obs)`` layout; vmap it over draws."""
+        values = self.constrain(flat)
+        h = {name: values[name] for name in self.hyper_names}
+        priors = self.population.dust_priors(h, self.host)
+        return self.prepared.fluxcal(
+            theta=values["theta"], A_V=values["A_V"], R_V=values["R_V"],
+            eps=self._eps(values, priors), distmod=values["D"], delta_M=priors.delta_M,
+            t_max=values.get("t_max"),
+        )
+
+    def distances(self, flat: Float[Array, " dim"], key=None) -> dict[str, Array]:
+        """Per-SN distances of one draw.
+
+        Hierarchical populations: ``D`` (= μ + δM) and the Hubble residual ``D − μ̂``.
+        Fits (``distance_prior="free"``): as BayeSN, μ is drawn from its conditional
+        N((25 D + μ̂ σ0²)/(25 + σ0²), √(25 σ0²/(25 + σ0²))) with ``key`` and δM = D − μ.
+        """
+        values = self.constrain(flat)
+        out = {"D": values["D"], "muhat": self.muhat, "residual": values["D"] - self.muhat}
+        if self.population.distance_prior == "free":
+            if key is None:
+                raise ConfigError("distances() of a fit needs key= to draw μ", field="key")
+            s2, v2 = values["sigma0_sn"] ** 2, FIT_DISTANCE_SD**2
+            mean = (v2 * values["D"] + self.muhat * s2) / (v2 + s2)
+            sd = jnp.sqrt(v2 * s2 / (v2 + s2))
+            mu = mean + sd * jax.random.normal(key, mean.shape, mean.dtype)
+            out |= {"mu": mu, "delta_M": values["D"] - mu}
+        if self.layout.free_tmax:
+            z = self.prepared.z_hel
+            out["peak_mjd"] = self.prepared.peak_mjd + values["t_max"] * (1 + z)
+        return out
+
+
+LogDensity = HierarchicalModel
+
+
+def _std_normal(x):
+    return -0.5 * x**2 - _HALF_LOG_2PI
+
+
+def _sigma0(h, priors):
+    """Grey scatter per SN from the population, else the global hyperparameter."""
+    return h["sigma0"] if priors.sigma0 is None else priors.sigma0
+
+
+def _check_support(d, value, name, snid):
+    ok = np.asarray(d.support(value))
+    if ok.all():
+        return
+    bad = np.flatnonzero(~np.broadcast_to(ok, np.shape(value)).reshape(-1))
+    where = ""
+    if snid is not None and np.ndim(value) == 1:
+        where = " for SNe " + ", ".join(snid[i] for i in bad[:10])
+    raise ConfigError(
+        f"starting value of {name!r} is outside its prior's support {d.support}{where}: "
+        f"{np.asarray(value).reshape(-1)[bad[:5]]}",
+        field=name,
+    )
+
+
+def _check_host(population, host, snid):
+    for field in population.host_fields:
+        values = np.asarray(host[field])
+        bad = ~np.isfinite(values)
+        if bad.any():
+            names = [snid[i] for i in np.flatnonzero(bad)]
+            raise DataError(
+                f"{type(population).__name__} needs {field} for every SN, but {len(names)} "
+                f"have none: {', '.join(names[:10])}{' …' if len(names) > 10 else ''}. "
+                "Drop them with survey.cut(exclude=[...]) or supply the values.",
+                field=field,
+            )
+
+
+def _discover_layout(population, host, prepared) -> _Layout:
+    """Evaluate the population once (at a draw from its hyperpriors) to learn shapes."""
+    priors_in = dict(population.hyperpriors())
+    reserved = set(PER_SN) | {"sigma0_sn", "delta_M", "muhat", "residual"}
+    clash = reserved & set(priors_in)
+    if clash:
+        raise ConfigError(
+            f"hyperparameter names {sorted(clash)} are reserved for per-SN parameters",
+            field="hyperpriors",
+        )
+    key = jax.random.key(0)
+    h, shapes = {}, []
+    for name, prior in priors_in.items():
+        d = _prior_of(prior, h)
+        key, sub = jax.random.split(key)
+        h[name] = d.sample(sub)
+        shapes.append((name, tuple(d.shape())))
+    priors = population.dust_priors(h, host)
+    global_sigma0 = priors.sigma0 is None and "sigma0" not in priors_in
+    if global_sigma0:
+        shapes.append(("sigma0", ()))
+        h["sigma0"] = jnp.asarray(0.1)
+    if priors.sigma0 is None and not global_sigma0 and "sigma0" not in h:
+        raise ConfigError("population gives no sigma0", field="sigma0")
+    kinds = tuple((name, kind_of(getattr(priors, name))) for name in ("A_V", "R_V"))
+    return _Layout(
+        hyper=tuple(shapes),
+        dust_kinds=kinds,
+        global_sigma0=global_sigma0,
+        free_tmax=bool(population.free_tmax),
+        n_sn=prepared.n_sn,
+        n_eps=prepared.n_eps,
+    )
+
+
+def _check_priors_at_start(model) -> None:
+    """Fail early, naming SNe, when the population's per-SN priors are undefined."""
+    u = model.unravel(jnp.zeros(model.dim, model.prepared.obs_fluxcal.dtype))
+    lp = np.asarray(model._prior_part(u)[2]["dust_prior"])
+    bad = np.isnan(lp)
+    if bad.any():
+        names = [model.snid[i] for i in np.flatnonzero(bad)]
+        raise ModelError(
+            f"{type(model.population).__name__}.dust_priors gives NaN prior densities for "
+            f"{len(names)} SNe ({', '.join(names[:10])}); check the host data it uses",
+            field="dust_priors",
+        )

@@ -1,0 +1,10 @@
+from ._base import AbstractDustPopulation as AbstractDustPopulation
+from ._base import DustPopulation as DustPopulation
+from ._base import DustPriors as DustPriors
+from ._base import HostData as HostData
+from ._builtin import MassSplit as MassSplit
+from ._builtin import MassSplitSED as MassSplitSED
+from ._builtin import RedshiftLinear as RedshiftLinear
+from ._builtin import SinglePopulation as SinglePopulation
+from ._distributions import TruncatedNormal as TruncatedNormal
+from ._fixed import FixedPopulation as FixedPopulation
