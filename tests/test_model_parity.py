@@ -48,7 +48,10 @@ def sed():
 @pytest.fixture(scope="module")
 def parity(sed, tmp_path_factory):
     survey, _ = sd.simulate_survey(
-        jax.random.key(3), sed, sd.SinglePopulation(), n_sn=10,
+        jax.random.key(3),
+        sed,
+        sd.SinglePopulation(),
+        n_sn=10,
         hyper=dict(mu_R=2.8, sigma_R=0.6, tau_A=0.3, sigma0=0.1),
     )
     models, points = {}, {}
@@ -62,11 +65,19 @@ def parity(sed, tmp_path_factory):
     assert np.array_equal(np.asarray(prepared.observed_mask()), survey.mask)
     t = (survey.mjd - survey.peak_mjd[:, None]) / (1 + survey.z_hel[:, None])
     data = dict(
-        model="T21", bands=np.asarray(survey.band_names), t=np.where(survey.mask, t, 0.0),
-        band=np.asarray(survey.band_names)[survey.band], mask=survey.mask,
-        flux=survey.fluxcal, err=survey.fluxcal_err, z=survey.z_cmb, z_err=survey.z_err,
-        ebv=survey.mwebv, mass=survey.log_mass,
-        fit_pop_mu_R=FIT_POP["mu_R"], fit_pop_sigma_R=FIT_POP["sigma_R"],
+        model="T21",
+        bands=np.asarray(survey.band_names),
+        t=np.where(survey.mask, t, 0.0),
+        band=np.asarray(survey.band_names)[survey.band],
+        mask=survey.mask,
+        flux=survey.fluxcal,
+        err=survey.fluxcal_err,
+        z=survey.z_cmb,
+        z_err=survey.z_err,
+        ebv=survey.mwebv,
+        mass=survey.log_mass,
+        fit_pop_mu_R=FIT_POP["mu_R"],
+        fit_pop_sigma_R=FIT_POP["sigma_R"],
     )
     assert np.array_equal(survey.z_cmb, survey.z_hel)  # bayesn's σ_μ̂ uses z_hel
     for which, model in models.items():
@@ -75,8 +86,12 @@ def parity(sed, tmp_path_factory):
     folder = tmp_path_factory.mktemp("bayesn_density")
     inp, out = folder / "in.npz", folder / "out.npz"
     np.savez(inp, **data)
-    proc = subprocess.run([sys.executable, str(SCRIPT), str(inp), str(out)],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), str(inp), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if proc.returncode != 0:
         pytest.fail(f"bayesn log density failed:\n{proc.stderr[-4000:]}")
     return models, points, dict(np.load(out))
@@ -143,7 +158,8 @@ def test_redshift_model_paper_truncation_differs_from_bayesn(parity):
     The parity test above can tell them apart."""
     models, points, ref = parity
     paper = sd.HierarchicalModel(
-        sed=sd.BayeSNModel.load("T21"), survey=models["redshift"].prepared,
+        sed=sd.BayeSNModel.load("T21"),
+        survey=models["redshift"].prepared,
         population=sd.RedshiftLinear(),
     )
     ours = np.array([float(paper.log_joint(p)) for p in points["redshift"]])

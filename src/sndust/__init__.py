@@ -39,10 +39,10 @@ from ._population import RedshiftLinear as RedshiftLinear
 from ._population import SinglePopulation as SinglePopulation
 from ._population import TruncatedNormal as TruncatedNormal
 from ._precision import enable_x64 as enable_x64
-from ._simulate import simulate_survey as simulate_survey
 from ._sed import AbstractSEDModel as AbstractSEDModel
 from ._sed import BayeSNModel as BayeSNModel
 from ._sed._bayesn import builtin_models as builtin_models
+from ._simulate import simulate_survey as simulate_survey
 from ._survey import Drop as Drop
 from ._survey import LightCurve as LightCurve
 from ._survey import Survey as Survey

@@ -12,6 +12,7 @@ from ._survey import Survey
 __all__ = ["simulate_survey"]
 
 _PS1 = ("g_PS1", "r_PS1", "i_PS1", "z_PS1")
+_PHASES = tuple(float(p) for p in np.linspace(-8.0, 35.0, 10))  # bayesn's benchmark cadence
 _MAG_TO_FLUX = float(np.log(10.0) / 2.5)
 
 
@@ -23,7 +24,7 @@ def simulate_survey(
     n_sn: int = 50,
     hyper: dict | None = None,
     bands=_PS1,
-    phases=tuple(np.linspace(-8.0, 35.0, 10)),
+    phases=_PHASES,
     z_range=(0.015, 0.08),
     mwebv_max: float = 0.1,
     log_mass_range=(8.5, 11.5),
@@ -51,17 +52,31 @@ def simulate_survey(
     phase = np.asarray(phases, float)
     obs_phase = np.tile(phase, len(bands))
     obs_band = np.repeat(np.asarray(bands), len(phase))
-    mjd = [60000.0 + 3.0 * k + (obs_phase + rng.uniform(-0.5, 0.5, obs_phase.size)) * (1 + z[k])
-           for k in range(n_sn)]
+    mjd = [
+        60000.0 + 3.0 * k + (obs_phase + rng.uniform(-0.5, 0.5, obs_phase.size)) * (1 + z[k])
+        for k in range(n_sn)
+    ]
     ones = [np.ones(obs_phase.size)] * n_sn
     template = Survey.from_arrays(
-        [f"sim{k:05d}" for k in range(n_sn)], mjd, [obs_band] * n_sn, ones, ones,
-        z_hel=z, z_cmb=z, z_err=np.full(n_sn, 1e-4), peak_mjd=60000.0 + 3.0 * np.arange(n_sn),
-        mwebv=rng.uniform(0.0, mwebv_max, n_sn), log_mass=rng.uniform(*log_mass_range, n_sn),
+        [f"sim{k:05d}" for k in range(n_sn)],
+        mjd,
+        [obs_band] * n_sn,
+        ones,
+        ones,
+        z_hel=z,
+        z_cmb=z,
+        z_err=np.full(n_sn, 1e-4),
+        peak_mjd=60000.0 + 3.0 * np.arange(n_sn),
+        mwebv=rng.uniform(0.0, mwebv_max, n_sn),
+        log_mass=rng.uniform(*log_mass_range, n_sn),
         survey="simulated",
     )
     model = HierarchicalModel(
-        sed=sed, survey=template, population=population, dust=dust, filters=filters,
+        sed=sed,
+        survey=template,
+        population=population,
+        dust=dust,
+        filters=filters,
         cosmology=cosmology,
     )
     if model.n_sn != n_sn:
@@ -82,8 +97,12 @@ def simulate_survey(
         [np.asarray(template.band_names)[template.band[i, m[i]]] for i in range(n_sn)],
         [noisy[i, m[i]] for i in range(n_sn)],
         [err[i, m[i]] for i in range(n_sn)],
-        z_hel=template.z_hel, z_cmb=template.z_cmb, z_err=template.z_err,
-        peak_mjd=template.peak_mjd, mwebv=template.mwebv, log_mass=template.log_mass,
+        z_hel=template.z_hel,
+        z_cmb=template.z_cmb,
+        z_err=template.z_err,
+        peak_mjd=template.peak_mjd,
+        mwebv=template.mwebv,
+        log_mass=template.log_mass,
         survey="simulated",
     )
     return survey, {k: np.asarray(v) for k, v in truth.items()}
@@ -102,8 +121,10 @@ def _draw(model, key, hyper):
         h[name] = jnp.asarray(hyper[name]) if name in hyper else d.sample(next(keys))
     unknown = set(hyper) - set(h)
     if unknown:
-        raise ConfigError(f"unknown hyperparameters {sorted(unknown)}; this population has "
-                          f"{list(h)}", field=sorted(unknown)[0])
+        raise ConfigError(
+            f"unknown hyperparameters {sorted(unknown)}; this population has {list(h)}",
+            field=sorted(unknown)[0],
+        )
     tree = model.unravel(model.unconstrain(h | {}))
     n = model.n_sn
     for name in model.layout.sampled:
@@ -117,7 +138,8 @@ def _draw(model, key, hyper):
             x = jax.random.normal(k, shape)
             if model.population.distance_prior == "free":
                 values = model.constrain(model.ravel(tree))
-                x = x * values["sigma0_sn"] / model._distance_sd(h, model.population.dust_priors(h, model.host))
+                priors = model.population.dust_priors(h, model.host)
+                x = x * values["sigma0_sn"] / model._distance_sd(h, priors)
             tree[name] = x
         elif name == "A_V" and dict(model.layout.dust_kinds)["A_V"] == "exponential":
             tree[name] = jnp.log(jax.random.exponential(k, (n,)))

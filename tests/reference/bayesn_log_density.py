@@ -34,8 +34,12 @@ def build(model, data):
     bands = [str(b) for b in data["bands"]]
     t, mask = data["t"].T, data["mask"].T.astype(float)  # bayesn: (n_obs, n_sn)
     n_obs, n_sn = t.shape
-    idx = np.array([[bands.index(str(b)) if m else 0 for b, m in zip(row, mrow)]
-                    for row, mrow in zip(data["band"], data["mask"])]).T
+    idx = np.array(
+        [
+            [bands.index(str(b)) if m else 0 for b, m in zip(row, mrow)]
+            for row, mrow in zip(data["band"], data["mask"])
+        ]
+    ).T
     model.used_band_inds = np.array([model.band_dict[b] for b in bands])
     model.zps = model.zps[model.used_band_inds]
     model.offsets = model.offsets[model.used_band_inds]
@@ -109,8 +113,7 @@ def natural_log_density(model, which, obs, weights, high):
                 sites["mu_R"] = p["mu_R"]
                 mean = p["mu_R"]
             else:
-                sites.update(mu_R_0=p["mu_R"], mu_grad=p["mu_R_grad"],
-                             tau_z_grad=p["tau_A_grad"])
+                sites.update(mu_R_0=p["mu_R"], mu_grad=p["mu_R_grad"], tau_z_grad=p["tau_A_grad"])
                 mean = p["mu_R"] + z * p["mu_R_grad"]
             sites["Rv_tform"] = u_of(p["R_V"], mean, p["mu_R"], p["sigma_R"])
             logj += log_du(p["R_V"], mean, p["mu_R"], p["sigma_R"])
@@ -120,16 +123,26 @@ def natural_log_density(model, which, obs, weights, high):
                 s, lj1 = scale_site(p[f"sigma0_{b}"], 0.1)
                 t, lj2 = scale_site(p[f"tau_A_{b}"], 1.0)
                 logj += lj1 + lj2
-                sites.update({f"mu_R_{b}": p[f"mu_R_{b}"], f"sigma_R_{b}": p[f"sigma_R_{b}"],
-                              f"sigma0_{b}_tform": s, f"tauA_{b}_tform": t})
+                sites.update(
+                    {
+                        f"mu_R_{b}": p[f"mu_R_{b}"],
+                        f"sigma_R_{b}": p[f"sigma_R_{b}"],
+                        f"sigma0_{b}_tform": s,
+                        f"tauA_{b}_tform": t,
+                    }
+                )
                 # own-bin SNe carry their values; the others a fixed dummy (prior only)
                 av = jnp.where(own, p["A_V"], 0.5)
                 u = u_of(p["R_V"], p[f"mu_R_{b}"], p[f"mu_R_{b}"], p[f"sigma_R_{b}"])
                 sites[f"AV_{b}"] = av
                 sites[f"Rv_tform_{b}"] = jnp.where(own, u, 0.5)
-                g = jnp.log(jnp.abs(jnp.vectorize(
-                    __import__("jax").grad(u_of), signature="(),(),(),()->()")(
-                    p["R_V"], p[f"mu_R_{b}"], p[f"mu_R_{b}"], p[f"sigma_R_{b}"])))
+                g = jnp.log(
+                    jnp.abs(
+                        jnp.vectorize(__import__("jax").grad(u_of), signature="(),(),(),()->()")(
+                            p["R_V"], p[f"mu_R_{b}"], p[f"mu_R_{b}"], p[f"sigma_R_{b}"]
+                        )
+                    )
+                )
                 logj += jnp.sum(jnp.where(own, g, 0.0))
                 rate = 1.0 / p[f"tau_A_{b}"]
                 unused += jnp.sum(jnp.where(own, 0.0, jnp.log(rate) - rate * av))

@@ -38,8 +38,14 @@ SIGMA_PEC = 150.0 / 3e5  # BayeSN: 150 km/s peculiar velocities, c = 3e5 km/s
 FIT_DISTANCE_SD = 5.0  # BayeSN's fits: a near-flat N(μ̂, 5²) distance prior
 TMAX_RANGE = 10.0  # BayeSN's fits: t_max ~ U(−10, 10) rest-frame days
 PER_SN = ("theta", "A_V", "R_V", "e", "D", "t_max")
-BLOCKS = ("hyperprior", "dust_prior", "intrinsic_prior", "distance_prior", "tmax_prior",
-          "likelihood")
+BLOCKS = (
+    "hyperprior",
+    "dust_prior",
+    "intrinsic_prior",
+    "distance_prior",
+    "tmax_prior",
+    "likelihood",
+)
 _HALF_LOG_2PI = float(0.5 * np.log(2 * np.pi))
 
 
@@ -138,8 +144,14 @@ class HierarchicalModel(eqx.Module):
                 )
         else:
             prepared = prepare(
-                survey, sed, dust, filters, free_tmax=free_tmax, phase_window=phase_window,
-                chunk_size=chunk_size, dtype=dtype,
+                survey,
+                sed,
+                dust,
+                filters,
+                free_tmax=free_tmax,
+                phase_window=phase_window,
+                chunk_size=chunk_size,
+                dtype=dtype,
             )
         ftype = prepared.obs_fluxcal.dtype
         host = HostData.from_prepared(prepared)
@@ -149,7 +161,8 @@ class HierarchicalModel(eqx.Module):
             bad = [s for s, z in zip(prepared.snid, z_cmb) if not (np.isfinite(z) and z > 0)]
             raise DataError(
                 f"{len(bad)} SNe have no positive CMB redshift for the distance prior: "
-                f"{', '.join(bad[:10])}", field="z_cmb",
+                f"{', '.join(bad[:10])}",
+                field="z_cmb",
             )
         cosmo = _default_cosmology() if cosmology is None else cosmology
         muhat = np.asarray(cosmo.distmod(z_cmb).value, float)
@@ -218,8 +231,9 @@ class HierarchicalModel(eqx.Module):
                     f"{ref.shape}",
                     field=jax.tree_util.keystr(path),
                 )
-        return ravel_pytree(jax.tree_util.tree_map(lambda x, r: jnp.asarray(x, r.dtype), tree,
-                                                   template))[0]
+        return ravel_pytree(
+            jax.tree_util.tree_map(lambda x, r: jnp.asarray(x, r.dtype), tree, template)
+        )[0]
 
     # ------------------------------------------------------------------ core
     def _forward(self, flat):
@@ -266,8 +280,11 @@ class HierarchicalModel(eqx.Module):
             values["t_max"] = TMAX_RANGE * jnp.tanh(0.5 * x)  # = −10 + 20 σ(x)
             lp_tmax = -jax.nn.softplus(-x) - jax.nn.softplus(x)
         blocks = dict(
-            hyperprior=lp_hyper, dust_prior=lp_dust, intrinsic_prior=lp_intrinsic,
-            distance_prior=lp_distance, tmax_prior=lp_tmax,
+            hyperprior=lp_hyper,
+            dust_prior=lp_dust,
+            intrinsic_prior=lp_intrinsic,
+            distance_prior=lp_distance,
+            tmax_prior=lp_tmax,
         )
         return values, priors, blocks
 
@@ -285,8 +302,12 @@ class HierarchicalModel(eqx.Module):
 
     def _log_likelihood_per_sn(self, values, priors):
         return self.prepared.log_likelihood_per_sn(
-            theta=values["theta"], A_V=values["A_V"], R_V=values["R_V"],
-            eps=self._eps(values, priors), distmod=values["D"], delta_M=priors.delta_M,
+            theta=values["theta"],
+            A_V=values["A_V"],
+            R_V=values["R_V"],
+            eps=self._eps(values, priors),
+            distmod=values["D"],
+            delta_M=priors.delta_M,
             t_max=values.get("t_max"),
         )
 
@@ -418,8 +439,9 @@ class HierarchicalModel(eqx.Module):
                 if value.ndim:
                     sne = [self.snid[i] for i in np.flatnonzero(bad)[:10]]
                     where = f" for {int(bad.sum())} SNe ({', '.join(sne)})"
-                raise ModelError(f"log density block {name!r} is {value[bad][0]}{where}",
-                                 field=name)
+                raise ModelError(
+                    f"log density block {name!r} is {value[bad][0]}{where}", field=name
+                )
             totals[name] = float(value.sum())
         return totals
 
@@ -431,8 +453,12 @@ class HierarchicalModel(eqx.Module):
         h = {name: values[name] for name in self.hyper_names}
         priors = self.population.dust_priors(h, self.host)
         return self.prepared.fluxcal(
-            theta=values["theta"], A_V=values["A_V"], R_V=values["R_V"],
-            eps=self._eps(values, priors), distmod=values["D"], delta_M=priors.delta_M,
+            theta=values["theta"],
+            A_V=values["A_V"],
+            R_V=values["R_V"],
+            eps=self._eps(values, priors),
+            distmod=values["D"],
+            delta_M=priors.delta_M,
             t_max=values.get("t_max"),
         )
 

@@ -85,6 +85,4 @@ class FixedPopulation(AbstractDustPopulation):
             R_V = self.R_V_value
         else:
             R_V = TruncatedNormal(self.mu_R, self.sigma_R, low=RV_LOW)
-        return DustPriors(
-            A_V=dist.Exponential(1.0 / self.tau_A), R_V=R_V, sigma0=self.sigma0
-        )
+        return DustPriors(A_V=dist.Exponential(1.0 / self.tau_A), R_V=R_V, sigma0=self.sigma0)
