@@ -26,6 +26,10 @@ from ._filters import Filter as Filter
 from ._filters import FilterBank as FilterBank
 from ._forward import PreparedSurvey as PreparedSurvey
 from ._forward import prepare as prepare
+from ._inference import MAP as MAP
+from ._inference import Laplace as Laplace
+from ._inference import MAPResult as MAPResult
+from ._inference import laplace as laplace
 from ._model import HierarchicalModel as HierarchicalModel
 from ._model import LogDensity as LogDensity
 from ._population import AbstractDustPopulation as AbstractDustPopulation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -86,8 +87,10 @@ def simulate_survey(
             field="bands",
         )
     truth_x = _draw(model, jax.random.fold_in(key, 1), hyper or {})
-    truth = model.constrain(truth_x)
-    flux = np.asarray(model.predict_fluxcal(truth_x))
+    truth, flux = eqx.filter_jit(lambda m, x: (m.constrain(x), m.predict_fluxcal(x)))(
+        model, truth_x
+    )
+    flux = np.asarray(flux)
     err = mag_err * _MAG_TO_FLUX * np.abs(flux)
     noisy = flux + err * rng.standard_normal(flux.shape)
     m = template.mask
@@ -133,14 +136,14 @@ def _draw(model, key, hyper):
         if name in ("theta", "e"):
             tree[name] = jax.random.normal(k, shape)
         elif name == "D":
-            # D = μ̂ + s·x. Fits have a near-flat prior (s ≈ 5 mag): draw the truth with
-            # the population's grey scatter σ0 around μ̂ instead.
-            x = jax.random.normal(k, shape)
+            # Fits have a near-flat distance prior (5 mag): draw the truth with the
+            # population's grey scatter σ0 around μ̂ instead.
+            priors = model.population.dust_priors(h, model.host)
+            sd = model._distance_sd(h, priors)
             if model.population.distance_prior == "free":
-                values = model.constrain(model.ravel(tree))
-                priors = model.population.dust_priors(h, model.host)
-                x = x * values["sigma0_sn"] / model._distance_sd(h, priors)
-            tree[name] = x
+                sd = jnp.broadcast_to(priors.sigma0, (n,))
+            x = sd * jax.random.normal(k, shape)
+            tree[name] = x / model._distance_coordinate_scale(h, priors)
         elif name == "A_V" and dict(model.layout.dust_kinds)["A_V"] == "exponential":
             tree[name] = jnp.log(jax.random.exponential(k, (n,)))
         elif name in ("A_V", "R_V"):

@@ -25,6 +25,7 @@ import numpy as np
 import numpyro.distributions as dist
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
+from numpyro.distributions.distribution import validation_enabled
 from numpyro.distributions.transforms import biject_to
 
 from .._errors import ConfigError, DataError, ModelError
@@ -36,6 +37,7 @@ __all__ = ["HierarchicalModel", "LogDensity"]
 
 SIGMA_PEC = 150.0 / 3e5  # BayeSN: 150 km/s peculiar velocities, c = 3e5 km/s
 FIT_DISTANCE_SD = 5.0  # BayeSN's fits: a near-flat N(μ̂, 5²) distance prior
+FIT_DISTANCE_COORDINATE = 0.1  # fits: D = μ̂ + 0.1 mag × x (x is O(1) in the posterior)
 TMAX_RANGE = 10.0  # BayeSN's fits: t_max ~ U(−10, 10) rest-frame days
 PER_SN = ("theta", "A_V", "R_V", "e", "D", "t_max")
 BLOCKS = (
@@ -119,7 +121,7 @@ class HierarchicalModel(eqx.Module):
         *,
         sed,
         survey,
-        population: AbstractDustPopulation,
+        population,
         dust=None,
         filters=None,
         cosmology=None,
@@ -175,7 +177,9 @@ class HierarchicalModel(eqx.Module):
         self.muhat = jnp.asarray(muhat, ftype)
         self.muhat_err = jnp.asarray(muhat_err, ftype)
         self.layout = _discover_layout(population, host, prepared)
-        _check_priors_at_start(self)
+        # NaN per-SN priors are named below, SN by SN, instead of numpyro's bare ValueError
+        with validation_enabled(False):
+            _check_priors_at_start(self)
 
     # ------------------------------------------------------------------ sizes, names
     @property
@@ -270,9 +274,12 @@ class HierarchicalModel(eqx.Module):
             lp_dust = lp_dust + lp
         theta, e = u["theta"], u["e"]
         lp_intrinsic = _std_normal(theta) + _std_normal(e).sum(-1)
+        # D = μ̂ + c·x with c the data-scale of D; for the hierarchical prior c is its sd
+        # (non-centred), for fits' near-flat N(μ̂, 5²) prior a fixed 0.1 mag keeps x O(1).
+        c = self._distance_coordinate_scale(h, priors)
+        D = self.muhat + c * u["D"]
         sd = self._distance_sd(h, priors)
-        D = self.muhat + sd * u["D"]
-        lp_distance = _std_normal(u["D"])
+        lp_distance = dist.Normal(self.muhat, sd).log_prob(D) + jnp.log(c)
         values.update(theta=theta, e=e, D=D)
         lp_tmax = jnp.zeros(n)
         if self.layout.free_tmax:
@@ -293,6 +300,11 @@ class HierarchicalModel(eqx.Module):
         if self.population.distance_prior == "free":
             return jnp.sqrt(FIT_DISTANCE_SD**2 + sigma0**2)
         return jnp.sqrt(self.muhat_err**2 + sigma0**2)
+
+    def _distance_coordinate_scale(self, h, priors):
+        if self.population.distance_prior == "free":
+            return jnp.full(self.n_sn, FIT_DISTANCE_COORDINATE, self.muhat.dtype)
+        return self._distance_sd(h, priors)
 
     def _eps(self, values, priors):
         eps = self.prepared.eps_from_e(values["e"])
@@ -336,9 +348,8 @@ class HierarchicalModel(eqx.Module):
         """Named physical values: hyperparameters by name; per SN ``theta``, ``A_V``,
         ``R_V``, ``e``, ``D``, (``t_max``), plus ``sigma0`` (per SN), ``delta_M`` and
         ``eps`` surfaces."""
-        values, _ = self._forward(flat)
+        values, priors, _ = self._prior_part(self.unravel(flat))
         h = {name: values[name] for name in self.hyper_names}
-        priors = self.population.dust_priors(h, self.host)
         out = dict(values)
         out["sigma0_sn"] = jnp.broadcast_to(_sigma0(h, priors), (self.n_sn,))
         out["delta_M"] = jnp.broadcast_to(jnp.asarray(priors.delta_M), (self.n_sn,))
@@ -374,9 +385,8 @@ class HierarchicalModel(eqx.Module):
             if name in params:
                 tree[name] = jnp.broadcast_to(jnp.asarray(params[name], dtype), tree[name].shape)
         if "D" in params:
-            tree["D"] = (jnp.asarray(params["D"], dtype) - self.muhat) / self._distance_sd(
-                h, priors
-            )
+            scale = self._distance_coordinate_scale(h, priors)
+            tree["D"] = (jnp.asarray(params["D"], dtype) - self.muhat) / scale
         if self.layout.free_tmax and "t_max" in params:
             t = jnp.broadcast_to(jnp.asarray(params["t_max"], dtype), (n,))
             _check_support(dist.Uniform(-TMAX_RANGE, TMAX_RANGE), t, "t_max", self.snid)
@@ -528,6 +538,11 @@ def _check_host(population, host, snid):
 
 def _discover_layout(population, host, prepared) -> _Layout:
     """Evaluate the population once (at a draw from its hyperpriors) to learn shapes."""
+    with validation_enabled(False):
+        return _discover_layout_unchecked(population, host, prepared)
+
+
+def _discover_layout_unchecked(population, host, prepared) -> _Layout:
     priors_in = dict(population.hyperpriors())
     reserved = set(PER_SN) | {"sigma0_sn", "delta_M", "muhat", "residual"}
     clash = reserved & set(priors_in)
@@ -563,13 +578,19 @@ def _discover_layout(population, host, prepared) -> _Layout:
 
 def _check_priors_at_start(model) -> None:
     """Fail early, naming SNe, when the population's per-SN priors are undefined."""
-    u = model.unravel(jnp.zeros(model.dim, model.prepared.obs_fluxcal.dtype))
-    lp = np.asarray(model._prior_part(u)[2]["dust_prior"])
-    bad = np.isnan(lp)
+
+    def at_start(m, x):
+        values, _, blocks = m._prior_part(m.unravel(x))
+        return blocks["dust_prior"], values["A_V"], values["R_V"]
+
+    flat = jnp.zeros(model.dim, model.prepared.obs_fluxcal.dtype)
+    bad = np.zeros(model.n_sn, bool)
+    for part in eqx.filter_jit(at_start)(model, flat):
+        bad |= np.isnan(np.asarray(part))
     if bad.any():
         names = [model.snid[i] for i in np.flatnonzero(bad)]
         raise ModelError(
-            f"{type(model.population).__name__}.dust_priors gives NaN prior densities for "
+            f"{type(model.population).__name__}.dust_priors gives NaN priors (A_V, R_V) for "
             f"{len(names)} SNe ({', '.join(names[:10])}); check the host data it uses",
             field="dust_priors",
         )

@@ -1,0 +1,204 @@
+"""Maximum a posteriori fits with Optax.
+
+The mode is found in the sampler's unconstrained coordinates (where the model is written
+for sampling: non-centred A_V, distances and ε), so it is a well-posed maximum — no
+hierarchical spike as σ0, σ_R or τ_A → 0 — and exactly the point samplers start from and
+the Laplace approximation expands around.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Bool, Float, Int
+
+from .._errors import ConfigError
+from ._bfgs import bfgs_blocks
+from ._blocks import per_sn_index
+
+__all__ = ["MAP", "MAPResult"]
+
+_NAMED = ("auto", "per_sn", "lbfgs", "adam")
+
+
+class MAPResult(eqx.Module):
+    """Outcome of :meth:`MAP.run`.
+
+    Attributes:
+        position: best flat unconstrained vector (what samplers take as ``init``).
+        log_density: log density there.
+        converged: whether the best start met the gradient tolerance.
+        steps: optimiser steps taken by the best start.
+        grad_max: largest |∂ log p / ∂x| at the best point.
+        start_log_density: final log density of every start (spread ⇒ multi-modality).
+        start_positions: final position of every start.
+        params: named physical values at ``position`` (see ``HierarchicalModel.constrain``).
+        per_sn_converged: for per-SN fits, each SN's convergence flag.
+        per_sn_steps: for per-SN fits, the iterations each SN took.
+    """
+
+    position: Float[Array, " dim"]
+    log_density: Float[Array, ""]
+    converged: Bool[Array, ""]
+    steps: Int[Array, ""]
+    grad_max: Float[Array, ""]
+    start_log_density: Float[Array, " starts"]
+    start_positions: Float[Array, "starts dim"]
+    params: dict
+    per_sn_converged: Bool[Array, " n_sn"] | None = None
+    per_sn_steps: Int[Array, " n_sn"] | None = None
+
+
+class MAP(eqx.Module):
+    """Gradient-based MAP optimiser over a model's flat unconstrained vector.
+
+    Example::
+
+        fit = sd.MAP().run(model, jax.random.key(0))
+        fit = sd.MAP(optax.adam(1e-2), steps=3000, starts=4).run(model, key)
+
+    Args:
+        optimizer: ``"auto"`` (default: ``"per_sn"`` for models without hyperparameters,
+            i.e. per-SN fits, else ``"lbfgs"``); ``"per_sn"``: a BFGS per SN started from
+            its exact Hessian block, hyperparameters held at their starting values, each
+            SN converging on its own and, with several starts, keeping its best start;
+            ``"lbfgs"``: ``optax.lbfgs()`` with its zoom line search on the whole vector;
+            ``"adam"``: ``optax.adam(1e-2)``; or any Optax transformation.
+        steps: maximum number of optimiser steps per start.
+        gtol: converged when every |∂ log p/∂x| is below this (unconstrained units).
+        ftol: also stop when a step changes the log density by less than ``ftol`` relative
+            (the model is only piecewise smooth in t_max, so gradients need not vanish).
+        starts: independent random starts, run together (``vmap``); the best is returned.
+        radius: random starts are uniform in (−radius, radius) for hyperparameters, A_V
+            and R_V (see ``HierarchicalModel.init_position``).
+    """
+
+    optimizer: optax.GradientTransformation | str = eqx.field(static=True, default="auto")
+    steps: int = eqx.field(static=True, default=1000)
+    gtol: float = eqx.field(static=True, default=1e-3)
+    ftol: float = eqx.field(static=True, default=1e-12)
+    starts: int = eqx.field(static=True, default=1)
+    radius: float = eqx.field(static=True, default=2.0)
+
+    def __check_init__(self):
+        if isinstance(self.optimizer, str) and self.optimizer not in _NAMED:
+            raise ConfigError(
+                f"optimizer must be one of {_NAMED} or an optax transformation, got "
+                f"{self.optimizer!r}",
+                field="optimizer",
+            )
+        if self.steps < 1 or self.starts < 1:
+            raise ConfigError("steps and starts must be at least 1", field="steps")
+
+    def _transformation(self):
+        if self.optimizer in ("lbfgs", "auto"):
+            return optax.lbfgs()
+        if self.optimizer == "adam":
+            return optax.adam(1e-2)
+        return optax.with_extra_args_support(self.optimizer)
+
+    def run(self, model, key, init: Float[Array, "*starts dim"] | None = None) -> MAPResult:
+        """Maximise ``model.logdensity`` from ``init`` (one vector, or one per start) or
+        from ``starts`` random points."""
+        if init is None:
+            keys = jax.random.split(key, self.starts)
+            init = jnp.stack([model.init_position(k, radius=self.radius) for k in keys])
+        init = jnp.atleast_2d(jnp.asarray(init, model.prepared.obs_fluxcal.dtype))
+        if init.shape[-1] != model.dim:
+            raise ConfigError(
+                f"init has length {init.shape[-1]}, the model has {model.dim} parameters",
+                field="init",
+            )
+        method = self.optimizer
+        if method == "auto":
+            method = "lbfgs" if model.layout.hyper else "per_sn"
+        if method == "per_sn":
+            return self._run_per_sn(model, init)
+        positions, values, steps, gmax = _optimise(
+            model,
+            init,
+            self._transformation(),
+            self.steps,
+            self.gtol,
+            self.ftol,
+            method == "lbfgs",
+        )
+        stalled = self.ftol > 0
+        values = jnp.where(jnp.isnan(values), -jnp.inf, values)
+        best = int(jnp.argmax(values))
+        return MAPResult(
+            position=positions[best],
+            log_density=values[best],
+            converged=(gmax[best] < self.gtol) | (stalled & (steps[best] < self.steps)),
+            steps=steps[best],
+            grad_max=gmax[best],
+            start_log_density=values,
+            start_positions=positions,
+            params=model.constrain(positions[best]),
+        )
+
+    def _run_per_sn(self, model, init):
+        index = jnp.asarray(per_sn_index(model))
+        runs = [bfgs_blocks(model, x0, index, x0[index], self.steps, self.gtol) for x0 in init]
+        X, value, gmax, steps, ok = (jnp.stack(parts) for parts in zip(*runs))
+        best = jnp.argmax(jnp.where(jnp.isnan(value), -jnp.inf, value), axis=0)  # per SN
+        pick = jnp.arange(model.n_sn)
+        position = init[0].at[index].set(X[best, pick])
+        total = model.logdensity(position)
+        return MAPResult(
+            position=position,
+            log_density=total,
+            converged=jnp.all(ok[best, pick]),
+            steps=jnp.max(steps[best, pick]),
+            grad_max=jnp.max(gmax[best, pick]),
+            start_log_density=jnp.sum(value, axis=1),
+            start_positions=jax.vmap(lambda x0, Xs: x0.at[index].set(Xs))(init, X),
+            params=model.constrain(position),
+            per_sn_converged=ok[best, pick],
+            per_sn_steps=steps[best, pick],
+        )
+
+
+@eqx.filter_jit
+def _optimise(model, init, opt, max_steps, gtol, ftol, reuse_linesearch_values):
+    def loss(x):
+        return -model.logdensity(x)
+
+    if reuse_linesearch_values:  # L-BFGS keeps the line search's last value and gradient
+        value_and_grad = optax.value_and_grad_from_state(loss)
+    else:
+
+        def value_and_grad(x, state):
+            return jax.value_and_grad(loss)(x)
+
+    def one(x0):
+        state = opt.init(x0)
+
+        def cond(carry):
+            _, _, k, g, change = carry
+            return (k < max_steps) & (jnp.max(jnp.abs(g)) >= gtol) & (change > 0)
+
+        def body(carry):
+            x, state, k, _, _ = carry
+            value, grad = value_and_grad(x, state=state)
+            updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=loss)
+            x = optax.apply_updates(x, updates)
+            # stop once a step no longer moves the log density (checked every 10 steps so
+            # that one flat line-search step does not end an L-BFGS run)
+            new = (
+                loss(x)
+                if not reuse_linesearch_values
+                else optax.tree_utils.tree_get(state, "value")
+            )
+            small = jnp.abs(new - value) <= ftol * jnp.maximum(1.0, jnp.abs(value))
+            change = jnp.where(small & (k % 10 == 9), 0.0, 1.0)
+            return x, state, k + 1, grad, change
+
+        g0 = jax.grad(loss)(x0)
+        x, state, k, _, _ = jax.lax.while_loop(cond, body, (x0, state, 0, g0, 1.0))
+        value, grad = jax.value_and_grad(loss)(x)
+        return x, -value, k, jnp.max(jnp.abs(grad))
+
+    return jax.vmap(one)(init)

@@ -1,0 +1,144 @@
+"""MAP and Laplace: recovery of simulated truths, agreement with a long NUTS run."""
+
+from __future__ import annotations
+
+import blackjax
+import equinox as eqx
+import jax
+import numpy as np
+import optax
+import pytest
+
+import sndust as sd
+
+
+@pytest.fixture(scope="module")
+def sed():
+    return sd.BayeSNModel.load("T21")
+
+
+@pytest.fixture(scope="module")
+def fit_problem(sed):
+    survey, truth = sd.simulate_survey(jax.random.key(21), sed, sd.FixedPopulation(), n_sn=24)
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.FixedPopulation())
+    return model, truth
+
+
+def test_per_sn_map_recovers_simulated_truths(fit_problem):
+    """Per-SN fits of 24 simulated SNe in one call: every SN converges and θ, A_V, D and
+    t_max lie within the Laplace errors of their true values (z-scores ~ N(0, 1))."""
+    model, truth = fit_problem
+    fit = sd.MAP(starts=3).run(model, jax.random.key(0))
+    assert bool(fit.converged) and bool(np.all(fit.per_sn_converged))
+    lap = sd.laplace(model, fit.position)
+    assert lap.method == "blocks"
+    sd_phys = lap.physical_sd(model, jax.random.key(1))
+    z = np.concatenate(
+        [
+            (np.asarray(fit.params[k]) - truth[k]) / np.asarray(sd_phys[k])
+            for k in ("theta", "D", "t_max")
+        ]
+    )
+    assert np.max(np.abs(z)) < 4.5, z
+    assert 0.5 < np.sqrt(np.mean(z**2)) < 1.6, z
+    # A_V has a boundary at 0: check absolute agreement instead
+    np.testing.assert_allclose(fit.params["A_V"], truth["A_V"], atol=0.15)
+
+
+def test_per_sn_map_matches_lbfgs_on_the_joint_problem(fit_problem):
+    """The vectorised per-SN optimiser and Optax L-BFGS on the whole vector find the same
+    maximum (from the same start)."""
+    model, _ = fit_problem
+    start = model.init_position(jax.random.key(4))
+    per_sn = sd.MAP("per_sn").run(model, None, init=start)
+    joint = sd.MAP("lbfgs", steps=4000).run(model, None, init=per_sn.position)
+    assert float(joint.log_density) - float(per_sn.log_density) < 1e-3
+    np.testing.assert_allclose(per_sn.params["D"], joint.params["D"], atol=2e-3)
+
+
+def test_hierarchical_map_recovers_per_sn_truths(sed):
+    hyper = dict(mu_R=2.7, sigma_R=0.5, tau_A=0.3, sigma0=0.1)
+    survey, truth = sd.simulate_survey(
+        jax.random.key(8), sed, sd.SinglePopulation(), n_sn=16, hyper=hyper
+    )
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    fit = sd.MAP(steps=3000, starts=2).run(model, jax.random.key(2))
+    assert bool(fit.converged)
+    lap = sd.laplace(model, fit.position)
+    assert lap.method == "dense"
+    sd_phys = lap.physical_sd(model, jax.random.key(3))
+    for k in ("theta", "D"):
+        z = (np.asarray(fit.params[k]) - truth[k]) / np.asarray(sd_phys[k])
+        assert np.max(np.abs(z)) < 4.5, (k, z)
+    # the mean extinction is identified by the data
+    assert abs(float(fit.params["tau_A"]) - hyper["tau_A"]) < 3 * float(sd_phys["tau_A"])
+    # Hessian-free variances of the hyperparameters equal the dense Hessian's
+    cg = sd.laplace(model, fit.position, method="cg")
+    hyper_coords = np.isfinite(np.asarray(cg.sd))
+    assert hyper_coords.sum() == 4
+    np.testing.assert_allclose(cg.sd[hyper_coords], lap.sd[hyper_coords], rtol=1e-4)
+
+
+def test_laplace_sds_within_20_percent_of_long_nuts(sed):
+    """One SN fitted with the time of maximum fixed: Laplace SDs vs 4000 NUTS draws after
+    1000 warm-up steps (θ, A_V, D and all 24 ε coordinates)."""
+    population = sd.FixedPopulation(free_tmax=False)
+    survey, _ = sd.simulate_survey(jax.random.key(11), sed, population, n_sn=1)
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=population)
+    fit = sd.MAP(starts=4).run(model, jax.random.key(0))
+    lap = sd.laplace(model, fit.position)
+    # per-SN Hessian blocks equal the dense Hessian for a fit
+    np.testing.assert_allclose(
+        lap.sd, sd.laplace(model, fit.position, method="dense").sd, rtol=1e-6
+    )
+    warm = blackjax.window_adaptation(blackjax.nuts, model.logdensity)
+    (state, params), _ = warm.run(jax.random.key(1), fit.position, num_steps=1000)
+    step = blackjax.nuts(model.logdensity, **params).step
+
+    def one(state, key):
+        state, _ = step(key, state)
+        return state, state.position
+
+    _, xs = jax.lax.scan(one, state, jax.random.split(jax.random.key(2), 4000))
+    nuts = eqx.filter_jit(lambda m, x: jax.vmap(m.constrain)(x))(model, xs)
+    laplace = lap.physical_sd(model, jax.random.key(3), n=8000)
+    for k in ("theta", "A_V", "D"):
+        ratio = float(laplace[k][0]) / float(np.std(nuts[k]))
+        assert 0.8 < ratio < 1.2, (k, ratio)
+    ratio_e = np.asarray(laplace["e"][0]) / np.std(np.asarray(nuts["e"][:, 0]), axis=0)
+    assert np.all((ratio_e > 0.8) & (ratio_e < 1.2)), ratio_e
+
+
+def test_map_optax_first_order_optimiser_runs(fit_problem):
+    model, _ = fit_problem
+    fit = sd.MAP(optax.adam(2e-2), steps=300).run(model, jax.random.key(0))
+    assert np.isfinite(float(fit.log_density))
+    assert int(fit.steps) <= 300
+
+
+def test_logdensity_compiles_once_for_new_values(fit_problem):
+    model, _ = fit_problem
+
+    @eqx.filter_jit
+    @eqx.debug.assert_max_traces(max_traces=1)
+    def f(m, x):
+        return jax.value_and_grad(m.logdensity)(x)
+
+    for k in range(3):
+        f(model, model.init_position(jax.random.key(k)))
+
+
+def test_fit_distances_separate_mu_and_delta_m(fit_problem):
+    """BayeSN's post-processing: μ | D ~ N((25 D + μ̂ σ0²)/(25 + σ0²), √(25 σ0²/(25 + σ0²)))."""
+    model, _ = fit_problem
+    x = model.init_position(jax.random.key(0))
+    keys = jax.random.split(jax.random.key(1), 4000)
+    draws = jax.vmap(lambda k: model.distances(x, k))(keys)
+    D = np.asarray(model.constrain(x)["D"])
+    s2 = model.population.sigma0**2
+    mean = (25 * D + np.asarray(model.muhat) * s2) / (25 + s2)
+    np.testing.assert_allclose(np.mean(draws["mu"], 0), mean, atol=0.01)
+    np.testing.assert_allclose(np.std(draws["mu"], 0), np.sqrt(25 * s2 / (25 + s2)), rtol=0.1)
+    np.testing.assert_allclose(draws["mu"] + draws["delta_M"], np.broadcast_to(D, (4000, D.size)))
+    with pytest.raises(sd.ConfigError, match="key"):
+        model.distances(x)

@@ -1,0 +1,260 @@
+"""Dust populations: the user extension point, built-ins' structure, and bad input."""
+
+from __future__ import annotations
+
+import blackjax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import numpyro.distributions as dist
+import pytest
+from scipy import stats
+
+import sndust as sd
+
+
+# --- the documented custom population (README "Writing a population") ------------------
+class MassLinearRV(sd.DustPopulation):
+    """Mean R_V moves linearly with host mass."""
+
+    def hyperpriors(self):
+        return {
+            "mu_R": dist.Uniform(1.2, 6.0),
+            "slope": dist.Normal(0.0, 1.0),
+            "sigma_R": dist.HalfNormal(2.0),
+            "tau_A": dist.HalfCauchy(1.0),
+        }
+
+    def dust_priors(self, h, host):
+        mu = h["mu_R"] + h["slope"] * (host.log_mass - 10.0)
+        return sd.DustPriors(
+            A_V=dist.Exponential(1.0 / h["tau_A"]),
+            R_V=sd.TruncatedNormal(mu, h["sigma_R"], low=1.2),
+        )
+
+
+@pytest.fixture(scope="module")
+def sed():
+    return sd.BayeSNModel.load("T21")
+
+
+@pytest.fixture(scope="module")
+def survey(sed):
+    return sd.simulate_survey(jax.random.key(31), sed, sd.SinglePopulation(), n_sn=8)[0]
+
+
+def test_custom_population_runs_through_map_and_nuts(sed):
+    truth_h = dict(mu_R=3.0, slope=0.5, sigma_R=0.4, tau_A=0.4, sigma0=0.1)
+    survey, truth = sd.simulate_survey(
+        jax.random.key(32), sed, MassLinearRV(), n_sn=6, hyper=truth_h
+    )
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=MassLinearRV())
+    assert model.hyper_names == ("mu_R", "slope", "sigma_R", "tau_A", "sigma0")
+    assert model.layout.dust_kinds == (("A_V", "exponential"), ("R_V", "icdf"))
+    fit = sd.MAP(steps=300).run(model, jax.random.key(0))
+    assert np.isfinite(float(fit.log_density))
+    warm = blackjax.window_adaptation(blackjax.nuts, model.logdensity, max_num_doublings=5)
+    (state, params), _ = warm.run(jax.random.key(1), fit.position, num_steps=100)
+    step = jax.jit(blackjax.nuts(model.logdensity, **params).step)
+    slopes = []
+    for k in range(20):
+        state, info = step(jax.random.key(100 + k), state)
+        slopes.append(float(model.constrain(state.position)["slope"]))
+    assert np.all(np.isfinite(slopes)) and len(set(slopes)) > 10
+
+
+def test_custom_population_prior_draws_follow_its_definition(sed, survey):
+    """Prior draws made through the framework's reparameterisation reproduce the
+    population as written: R_V ~ TN(μ_R + slope (M − 10), σ_R) on (1.2, ∞) per SN."""
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=MassLinearRV())
+    h = dict(mu_R=2.5, slope=0.8, sigma_R=0.7, tau_A=0.3, sigma0=0.1)
+    base = model.unravel(model.unconstrain(h))
+    x = jax.random.normal(jax.random.key(0), (20000, model.n_sn))
+    u = jax.scipy.special.logit(jax.scipy.stats.norm.cdf(x))  # logistic(u) ~ U(0, 1)
+    R_V = jax.vmap(lambda r: model.constrain(model.ravel(base | {"R_V": r}))["R_V"])(u)
+    mass = np.asarray(model.host.log_mass)
+    for s in range(model.n_sn):
+        mu = h["mu_R"] + h["slope"] * (mass[s] - 10.0)
+        a = (1.2 - mu) / h["sigma_R"]
+        ks = stats.kstest(np.asarray(R_V[:, s]), stats.truncnorm(a, np.inf, mu, h["sigma_R"]).cdf)
+        assert ks.pvalue > 1e-3
+
+
+@pytest.mark.parametrize(
+    "population, n_dust",
+    [
+        (sd.SinglePopulation(), 2),
+        (sd.MassSplit(), 2),
+        (sd.FixedPopulation(), 1),
+        (sd.FixedPopulation(R_V="population", mu_R=2.6, sigma_R=0.5), 2),
+    ],
+)
+def test_each_sn_gets_only_the_parameters_it_uses(sed, survey, population, n_dust):
+    """bayesn samples both mass bins' A_V and R_V for every SN; here one of each."""
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=population)
+    per_sn = 1 + n_dust + model.prepared.n_eps + 1 + int(population.free_tmax)
+    assert model.dim == len(model.hyper_names) + model.n_sn * per_sn - sum(
+        int(np.prod(s)) - 1 for _, s in model.layout.hyper
+    )
+
+
+def test_mass_split_uses_each_sns_bin(sed, survey):
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.MassSplit(split=10.0))
+    h = {n: 0.0 for n in model.hyper_names} | dict(
+        mu_R_HM=2.0,
+        mu_R_LM=4.0,
+        sigma_R_HM=0.5,
+        sigma_R_LM=0.5,
+        tau_A_HM=0.2,
+        tau_A_LM=0.6,
+        sigma0_HM=0.05,
+        sigma0_LM=0.15,
+        M_step_HM=-0.1,
+        M_step_LM=0.1,
+    )
+    values = model.constrain(model.unconstrain(h))
+    high = np.asarray(model.host.log_mass) > 10.0
+    assert 0 < high.sum() < model.n_sn
+    np.testing.assert_allclose(values["sigma0_sn"], np.where(high, 0.05, 0.15))
+    np.testing.assert_allclose(values["delta_M"], np.where(high, -0.1, 0.1))
+    # R_V at the median of each SN's prior: its bin's truncated-normal median
+    for s in range(model.n_sn):
+        mu = 2.0 if high[s] else 4.0
+        med = stats.truncnorm((1.2 - mu) / 0.5, np.inf, mu, 0.5).median()
+        np.testing.assert_allclose(values["R_V"][s], med, rtol=1e-10)
+
+
+def test_mass_split_sed_offsets_shift_w0(sed, survey):
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.MassSplitSED())
+    assert dict(model.layout.hyper)["delta_W0_HM"] == sed.W0.shape
+
+
+def test_redshift_linear_truncates_at_1p2_at_every_redshift(sed, survey):
+    """Mean R_V(z) just above 1.2 and falling with z; the lowest-quantile R_V stays above
+    1.2 (paper), while bayesn's rule truncates at 1.2 + z·g_R < 1.2."""
+    h = dict(mu_R=1.25, sigma_R=0.5, mu_R_grad=-0.04, tau_A=0.3, tau_A_grad=0.0, sigma0=0.1)
+    low = {}
+    for rule in ("paper", "bayesn"):
+        model = sd.HierarchicalModel(
+            sed=sed, survey=survey, population=sd.RedshiftLinear(truncation=rule)
+        )
+        base = model.unravel(model.unconstrain(h))
+        low[rule] = np.asarray(
+            model.constrain(model.ravel(base | {"R_V": jnp.full(model.n_sn, -12.0)}))["R_V"]
+        )
+    z = np.asarray(model.host.z)
+    assert np.all(low["paper"] >= 1.2) and np.all(low["paper"] < 1.2 + 1e-3)
+    np.testing.assert_allclose(low["bayesn"], 1.2 - 0.04 * z, atol=1e-3)
+    assert np.all(low["bayesn"] < 1.2)
+
+
+def test_truncated_normal_matches_scipy():
+    d = sd.TruncatedNormal(2.5, 0.8, low=1.2)
+    ref = stats.truncnorm((1.2 - 2.5) / 0.8, np.inf, 2.5, 0.8)
+    x = np.linspace(1.2, 6, 7)
+    np.testing.assert_allclose(d.log_prob(x), ref.logpdf(x), rtol=1e-12)
+    u = np.linspace(0.01, 0.99, 9)
+    np.testing.assert_allclose(d.icdf(u), ref.ppf(u), rtol=1e-10)
+    np.testing.assert_allclose(d.cdf(x), ref.cdf(x), atol=1e-14)
+    np.testing.assert_allclose(d.mean, ref.mean(), rtol=1e-12)
+    # far upper tail (α > 0): computed in the mirrored tail, still accurate
+    tail = sd.TruncatedNormal(0.0, 1.0, low=8.0)
+    ref = stats.truncnorm(8.0, np.inf)
+    np.testing.assert_allclose(tail.icdf(u), ref.ppf(u), rtol=1e-8)
+    np.testing.assert_allclose(tail.log_prob(9.0), ref.logpdf(9.0), rtol=1e-8)
+    assert float(d.log_prob(1.0)) == -np.inf
+    grads = jax.grad(lambda m, s: sd.TruncatedNormal(m, s, low=1.2).log_prob(2.0), (0, 1))
+    assert all(np.isfinite(g) for g in grads(2.5, 0.8))
+
+
+# --- bad input --------------------------------------------------------------------------
+def test_mass_split_without_host_masses_names_the_sne(sed):
+    survey, _ = sd.simulate_survey(jax.random.key(33), sed, sd.SinglePopulation(), n_sn=4)
+    masses = np.array(survey.log_mass)
+    masses[[1, 3]] = np.nan
+    broken = sd.Survey.from_arrays(
+        list(survey.snid),
+        [survey.mjd[i, survey.mask[i]] for i in range(4)],
+        [np.asarray(survey.band_names)[survey.band[i, survey.mask[i]]] for i in range(4)],
+        [survey.fluxcal[i, survey.mask[i]] for i in range(4)],
+        [survey.fluxcal_err[i, survey.mask[i]] for i in range(4)],
+        z_hel=survey.z_hel,
+        peak_mjd=survey.peak_mjd,
+        log_mass=masses,
+    )
+    with pytest.raises(sd.DataError, match=r"log_mass.*sim00001, sim00003"):
+        sd.HierarchicalModel(sed=sed, survey=broken, population=sd.MassSplit())
+    # single population does not need masses
+    sd.HierarchicalModel(sed=sed, survey=broken, population=sd.SinglePopulation())
+
+
+def test_starting_value_outside_support_names_parameter_and_sn(sed, survey):
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    h = dict(mu_R=2.5, sigma_R=0.5, tau_A=0.3, sigma0=0.1)
+    A_V = np.full(model.n_sn, 0.2)
+    A_V[2] = -0.1
+    with pytest.raises(sd.ConfigError, match=r"'A_V'.*sim00002"):
+        model.unconstrain(h | {"A_V": A_V})
+    with pytest.raises(sd.ConfigError, match="'sigma_R'"):
+        model.unconstrain(h | {"sigma_R": -1.0})
+    with pytest.raises(sd.ConfigError, match="missing hyperparameter 'tau_A'"):
+        model.unconstrain({"mu_R": 2.5, "sigma_R": 0.5})
+    fits = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.FixedPopulation())
+    with pytest.raises(sd.ConfigError, match=r"'t_max'.*sim00000"):
+        fits.unconstrain({"t_max": np.full(fits.n_sn, 12.0)})
+
+
+class HostColumnRV(sd.DustPopulation):
+    """R_V mean from a host column that some SNe lack (NaN)."""
+
+    def hyperpriors(self):
+        return {"tau_A": dist.HalfCauchy(1.0)}
+
+    def dust_priors(self, h, host):
+        mu = 2.5 + 0.0 * host["HOSTGAL_SFR"]
+        return sd.DustPriors(
+            A_V=dist.Exponential(1.0 / h["tau_A"]), R_V=sd.TruncatedNormal(mu, 0.5, low=1.2)
+        )
+
+
+def test_nan_prior_density_names_block_and_sne(sed, survey):
+    meta_sfr = [1.0] * survey.n_sn
+    meta_sfr[4] = float("nan")
+    survey = sd.Survey(
+        **{
+            **survey.__dict__,
+            "meta": tuple(dict(m, HOSTGAL_SFR=v) for m, v in zip(survey.meta, meta_sfr)),
+        }
+    )
+    with pytest.raises(sd.ModelError, match=r"NaN.*sim00004"):
+        sd.HierarchicalModel(sed=sed, survey=survey, population=HostColumnRV())
+
+
+def test_check_names_the_block_with_nan(sed, survey):
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    x = model.init_position(jax.random.key(0))
+    totals = model.check(x)
+    assert set(totals) >= {"hyperprior", "dust_prior", "likelihood"}
+    np.testing.assert_allclose(sum(totals.values()), float(model.logdensity(x)), rtol=1e-12)
+    bad = model.unravel(x)
+    bad["e"] = bad["e"].at[3, 0].set(jnp.nan)
+    with pytest.raises(sd.ModelError, match=r"intrinsic_prior.*sim00003"):
+        model.check(model.ravel(bad))
+
+
+def test_bad_population_arguments(sed, survey):
+    with pytest.raises(sd.ConfigError, match="R_V"):
+        sd.FixedPopulation(R_V="per-sn")
+    with pytest.raises(sd.ConfigError, match="mu_R"):
+        sd.HierarchicalModel(
+            sed=sed, survey=survey, population=sd.FixedPopulation(R_V="population")
+        )
+    with pytest.raises(sd.ConfigError, match="truncation"):
+        sd.RedshiftLinear(truncation="both")
+    with pytest.raises(sd.ConfigError, match="population"):
+        sd.HierarchicalModel(sed=sed, survey=survey, population="single")
+    with pytest.raises(sd.ConfigError, match="optimizer"):
+        sd.MAP("newton-raphson")
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    with pytest.raises(sd.ConfigError, match="length"):
+        sd.MAP().run(model, jax.random.key(0), init=jnp.zeros(3))
