@@ -13,11 +13,13 @@ Three ways to get the covariance, picked by ``method="auto"``:
 
 from __future__ import annotations
 
+import warnings
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int
+from jaxtyping import Array, Bool, Float, Int
 
 from .._errors import ConfigError, ModelError
 from ._blocks import block_hessian, per_sn_index
@@ -28,7 +30,8 @@ __all__ = ["Laplace", "laplace"]
 class Laplace(eqx.Module):
     """A Laplace approximation (see module docstring). ``sd`` holds the standard
     deviations of the flat unconstrained coordinates that were computed (all of them for
-    ``dense`` and ``blocks``; ``which`` for ``cg``, NaN elsewhere)."""
+    ``dense`` and ``blocks``; ``which`` for ``cg``, NaN elsewhere). For ``blocks``,
+    ``valid`` flags the SNe whose Hessian block is negative definite (others are NaN)."""
 
     mean: Float[Array, " dim"]
     sd: Float[Array, " dim"]
@@ -36,6 +39,7 @@ class Laplace(eqx.Module):
     covariance: Float[Array, "dim dim"] | None = None
     block_covariance: Float[Array, "n_sn d d"] | None = None
     block_index: Int[Array, "n_sn d"] | None = None
+    valid: Bool[Array, " n_sn"] | None = None
 
     def sample(self, key, n: int) -> Float[Array, "n dim"]:
         """``n`` draws of the flat unconstrained vector."""
@@ -44,7 +48,7 @@ class Laplace(eqx.Module):
             z = jax.random.normal(key, (n, self.mean.size), self.mean.dtype)
             return self.mean + z @ chol.T
         if self.method == "blocks":
-            chol = jnp.linalg.cholesky(self.block_covariance)  # (n_sn, d, d)
+            chol = jnp.linalg.cholesky(self.block_covariance)  # (n_sn, d, d); NaN if invalid
             z = jax.random.normal(key, (n, *self.block_index.shape), self.mean.dtype)
             blocks = self.mean[self.block_index] + jnp.einsum("sij,nsj->nsi", chol, z)
             return jax.vmap(lambda b: self.mean.at[self.block_index].set(b))(blocks)
@@ -66,7 +70,8 @@ def laplace(model, position, *, method: str = "auto", which=None, dense_limit: i
         dense_limit: largest dimension for which ``"auto"`` forms the dense Hessian.
 
     Raises:
-        ModelError: the Hessian is not negative definite there (not a maximum).
+        ModelError: the Hessian is not negative definite there (not a maximum); for
+            ``blocks`` a warning names the SNe instead and their covariances are NaN.
     """
     position = jnp.asarray(position)
     if method == "auto":
@@ -82,19 +87,24 @@ def laplace(model, position, *, method: str = "auto", which=None, dense_limit: i
         index = jnp.asarray(per_sn_index(model))
         H = eqx.filter_jit(block_hessian)(model, position, index, position[index])
         w = np.linalg.eigvalsh(np.asarray(H))
-        bad = np.flatnonzero(w[:, 0] <= 0)
-        if bad.size:
-            names = ", ".join(model.snid[i] for i in bad[:10])
-            raise ModelError(
-                f"not at a maximum for {bad.size} SNe ({names}): run MAP first", field="position"
+        bad = w[:, 0] <= 0
+        if bad.any():
+            names = ", ".join(model.snid[i] for i in np.flatnonzero(bad)[:10])
+            warnings.warn(
+                f"not at a maximum for {bad.sum()} SNe ({names}): their Laplace "
+                "covariances are NaN (see Laplace.valid)",
+                stacklevel=2,
             )
-        cov = jnp.linalg.inv(H)
+        valid = jnp.asarray(~bad)
+        eye = jnp.eye(H.shape[1], dtype=H.dtype)
+        cov = jnp.linalg.inv(jnp.where(valid[:, None, None], H, eye))
+        cov = jnp.where(valid[:, None, None], cov, jnp.nan)
         sd = (
             jnp.full(model.dim, jnp.nan)
             .at[index]
             .set(jnp.sqrt(jnp.diagonal(cov, axis1=1, axis2=2)))
         )
-        return Laplace(position, sd, "blocks", block_covariance=cov, block_index=index)
+        return Laplace(position, sd, "blocks", block_covariance=cov, block_index=index, valid=valid)
     if method == "dense":
         H = -eqx.filter_jit(lambda m, x: jax.hessian(m.logdensity)(x))(model, position)
         H = 0.5 * (H + H.T)
