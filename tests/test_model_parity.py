@@ -12,6 +12,7 @@ log|det J| of ``constrain``, with J computed by autodiff.
 from __future__ import annotations
 
 import subprocess
+import zlib
 import sys
 from pathlib import Path
 
@@ -58,8 +59,14 @@ def parity(sed, tmp_path_factory):
     for which, make in POPULATIONS.items():
         model = sd.HierarchicalModel(sed=sed, survey=survey, population=make())
         models[which] = model
-        keys = jax.random.split(jax.random.key(hash(which) % 2**31), N_POINTS)
+        keys = jax.random.split(jax.random.key(zlib.crc32(which.encode())), N_POINTS)
         points[which] = [model.constrain(model.init_position(k, radius=1.5)) for k in keys]
+    # one redshift-model point where the truncation rule matters: mean R_V near 1.2 and
+    # falling with z (bayesn's truncation 1.2 + z·g_R then differs from the paper's 1.2)
+    points["redshift"][0] |= dict(
+        mu_R=jnp.asarray(1.3), sigma_R=jnp.asarray(0.8), mu_R_grad=jnp.asarray(-0.09),
+        R_V=jnp.linspace(1.3, 3.0, survey.n_sn),
+    )
     prepared = models["dust"].prepared
     assert prepared.n_sn == survey.n_sn
     assert np.array_equal(np.asarray(prepared.observed_mask()), survey.mask)
@@ -165,4 +172,4 @@ def test_redshift_model_paper_truncation_differs_from_bayesn(parity):
     ours = np.array([float(paper.log_joint(p)) for p in points["redshift"]])
     theirs = ref["redshift/logp"]
     mismatch = np.abs((ours[1:] - ours[0]) - (theirs[1:] - theirs[0]))
-    assert np.max(mismatch) > 1e-3
+    assert np.max(mismatch) > 1e-2

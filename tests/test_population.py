@@ -240,6 +240,9 @@ def test_check_names_the_block_with_nan(sed, survey):
     bad["e"] = bad["e"].at[3, 0].set(jnp.nan)
     with pytest.raises(sd.ModelError, match=r"intrinsic_prior.*sim00003"):
         model.check(model.ravel(bad))
+    # MAP from such a start reports the block instead of returning NaN
+    with pytest.raises(sd.ModelError, match=r"intrinsic_prior.*sim00003"):
+        sd.MAP("adam", steps=5).run(model, None, init=model.ravel(bad))
 
 
 def test_bad_population_arguments(sed, survey):

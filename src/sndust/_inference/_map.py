@@ -11,10 +11,11 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jaxtyping import Array, Bool, Float, Int
 
-from .._errors import ConfigError
+from .._errors import ConfigError, ModelError
 from ._bfgs import bfgs_blocks
 from ._blocks import per_sn_index
 
@@ -128,6 +129,8 @@ class MAP(eqx.Module):
         stalled = self.ftol > 0
         values = jnp.where(jnp.isnan(values), -jnp.inf, values)
         best = int(jnp.argmax(values))
+        if not np.isfinite(float(values[best])):
+            _diagnose(model, init[0])
         return MAPResult(
             position=positions[best],
             log_density=values[best],
@@ -143,6 +146,8 @@ class MAP(eqx.Module):
         index = jnp.asarray(per_sn_index(model))
         runs = [bfgs_blocks(model, x0, index, x0[index], self.steps, self.gtol) for x0 in init]
         X, value, gmax, steps, ok = (jnp.stack(parts) for parts in zip(*runs))
+        if not np.all(np.isfinite(np.asarray(value)).any(axis=0)):
+            _diagnose(model, init[0])
         best = jnp.argmax(jnp.where(jnp.isnan(value), -jnp.inf, value), axis=0)  # per SN
         pick = jnp.arange(model.n_sn)
         position = init[0].at[index].set(X[best, pick])
@@ -159,6 +164,17 @@ class MAP(eqx.Module):
             per_sn_converged=ok[best, pick],
             per_sn_steps=steps[best, pick],
         )
+
+
+def _diagnose(model, start):
+    """Name the block that makes the log density non-finite (ModelError), or say that the
+    optimiser left the region where it is finite."""
+    model.check(start)
+    raise ModelError(
+        "the optimiser reached points where the log density is not finite although it is "
+        "finite at the start; try another optimiser or smaller steps",
+        field="optimizer",
+    )
 
 
 @eqx.filter_jit
