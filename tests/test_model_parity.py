@@ -12,8 +12,8 @@ log|det J| of ``constrain``, with J computed by autodiff.
 from __future__ import annotations
 
 import subprocess
-import zlib
 import sys
+import zlib
 from pathlib import Path
 
 import jax
@@ -64,7 +64,9 @@ def parity(sed, tmp_path_factory):
     # one redshift-model point where the truncation rule matters: mean R_V near 1.2 and
     # falling with z (bayesn's truncation 1.2 + z·g_R then differs from the paper's 1.2)
     points["redshift"][0] |= dict(
-        mu_R=jnp.asarray(1.3), sigma_R=jnp.asarray(0.8), mu_R_grad=jnp.asarray(-0.09),
+        mu_R=jnp.asarray(1.3),
+        sigma_R=jnp.asarray(0.8),
+        mu_R_grad=jnp.asarray(-0.09),
         R_V=jnp.linspace(1.3, 3.0, survey.n_sn),
     )
     prepared = models["dust"].prepared
