@@ -142,3 +142,34 @@ def test_fit_distances_separate_mu_and_delta_m(fit_problem):
     np.testing.assert_allclose(draws["mu"] + draws["delta_M"], np.broadcast_to(D, (4000, D.size)))
     with pytest.raises(sd.ConfigError, match="key"):
         model.distances(x)
+
+
+def test_map_runs_compile_once(fit_problem, monkeypatch):
+    """A second MAP run (new starts, same shapes) reuses the compiled optimiser."""
+    model, _ = fit_problem
+    calls = []
+    original = sd.HierarchicalModel.logdensity
+
+    def counting(self, flat):
+        calls.append(1)
+        return original(self, flat)
+
+    monkeypatch.setattr(sd.HierarchicalModel, "logdensity", counting)
+    for optimizer in ("lbfgs", "adam"):
+        sd.MAP(optimizer, steps=3).run(model, jax.random.key(0))
+        traced = len(calls)
+        sd.MAP(optimizer, steps=3).run(model, jax.random.key(1))
+        assert len(calls) == traced, optimizer
+
+
+def test_per_sn_starts_share_the_hyperparameters(sed):
+    """``per_sn`` holds hyperparameters fixed: every start uses the first start's."""
+    survey, _ = sd.simulate_survey(jax.random.key(13), sed, sd.SinglePopulation(), n_sn=3)
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    fit = sd.MAP("per_sn", starts=3, steps=50).run(model, jax.random.key(0))
+    hyper = [model.unravel(x)["hyper"] for x in fit.start_positions]
+    for h in hyper[1:]:
+        for name in model.hyper_names:
+            assert float(h[name]) == float(hyper[0][name])
+    assert float(model.unravel(fit.position)["hyper"]["mu_R"]) == float(hyper[0]["mu_R"])
+    np.testing.assert_allclose(float(fit.log_density), float(model.logdensity(fit.position)))

@@ -163,6 +163,12 @@ def test_truncated_normal_matches_scipy():
     np.testing.assert_allclose(tail.icdf(u), ref.ppf(u), rtol=1e-8)
     np.testing.assert_allclose(tail.log_prob(9.0), ref.logpdf(9.0), rtol=1e-8)
     assert float(d.log_prob(1.0)) == -np.inf
+    # beyond float64's Φ (α > 36.6): exponential tail limit, finite and close
+    for low in (40.0, 120.0):
+        far, ref = sd.TruncatedNormal(0.0, 1.0, low=low), stats.truncnorm(low, np.inf)
+        np.testing.assert_allclose(far.icdf(u), ref.ppf(u), rtol=1e-5)
+        np.testing.assert_allclose(far.cdf(ref.ppf(u)), u, atol=1e-3)
+        np.testing.assert_allclose(far.mean, ref.mean(), rtol=1e-6)
     grads = jax.grad(lambda m, s: sd.TruncatedNormal(m, s, low=1.2).log_prob(2.0), (0, 1))
     assert all(np.isfinite(g) for g in grads(2.5, 0.8))
 
@@ -202,6 +208,10 @@ def test_starting_value_outside_support_names_parameter_and_sn(sed, survey):
     fits = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.FixedPopulation())
     with pytest.raises(sd.ConfigError, match=r"'t_max'.*sim00000"):
         fits.unconstrain({"t_max": np.full(fits.n_sn, 12.0)})
+    R_V = np.full(model.n_sn, 2.5)
+    R_V[1] = 1.2  # the truncation point itself: no finite sampler coordinate
+    with pytest.raises(sd.ConfigError, match=r"edge.*'R_V'|'R_V'.*edge"):
+        model.unconstrain(h | {"R_V": R_V})
 
 
 class HostColumnRV(sd.DustPopulation):
@@ -248,6 +258,11 @@ def test_check_names_the_block_with_nan(sed, survey):
 def test_bad_population_arguments(sed, survey):
     with pytest.raises(sd.ConfigError, match="R_V"):
         sd.FixedPopulation(R_V="per-sn")
+    with pytest.raises(sd.ConfigError, match="tau_A"):
+        sd.FixedPopulation(tau_A=0.0)
+    fits = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.FixedPopulation())
+    with pytest.raises(sd.ConfigError, match="blocks"):
+        sd.laplace(fits, fits.init_position(jax.random.key(0)), method="cg")
     with pytest.raises(sd.ConfigError, match="mu_R"):
         sd.HierarchicalModel(
             sed=sed, survey=survey, population=sd.FixedPopulation(R_V="population")

@@ -88,4 +88,5 @@ def bfgs_blocks(model, base, index, X0, max_steps, gtol):
     finished0 = jnp.max(jnp.abs(g0), axis=1) < gtol
     carry = (X0, f0, g0, Hinv0, jnp.ones(n, X0.dtype), finished0, 0, jnp.zeros(n, jnp.int32))
     X, f, g, _, _, finished, _, steps = jax.lax.while_loop(cond, body, carry)
-    return X, -f, jnp.max(jnp.abs(g), axis=1), steps, finished
+    healthy = jnp.isfinite(f) & jnp.all(jnp.isfinite(g), axis=1)
+    return X, -f, jnp.max(jnp.abs(g), axis=1), steps, finished & healthy

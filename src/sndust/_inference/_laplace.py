@@ -119,6 +119,12 @@ def laplace(model, position, *, method: str = "auto", which=None, dense_limit: i
         cov = 0.5 * (cov + cov.T)
         return Laplace(position, jnp.sqrt(jnp.diagonal(cov)), "dense", covariance=cov)
     if method == "cg":
+        if which is None and not model.layout.hyper:
+            raise ConfigError(
+                "method='cg' without which= needs hyperparameters; use "
+                "method='blocks' for per-SN fits",
+                field="which",
+            )
         if which is None:
             index = model.unravel(jnp.arange(model.dim, dtype=position.dtype))["hyper"]
             which = np.concatenate([np.ravel(v) for v in index.values()]).astype(int)

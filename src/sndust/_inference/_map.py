@@ -3,7 +3,9 @@
 The mode is found in the sampler's unconstrained coordinates (where the model is written
 for sampling: non-centred A_V, distances and ε), so it is a well-posed maximum — no
 hierarchical spike as σ0, σ_R or τ_A → 0 — and exactly the point samplers start from and
-the Laplace approximation expands around.
+the Laplace approximation expands around. It is not an estimator of scale hyperparameters:
+without the spike, the joint mode in these coordinates sits at inflated σ0 and σ_R (and in
+physical coordinates the spike takes it to 0); sample for those.
 """
 
 from __future__ import annotations
@@ -22,6 +24,10 @@ from ._blocks import per_sn_index
 __all__ = ["MAP", "MAPResult"]
 
 _NAMED = ("auto", "per_sn", "lbfgs", "adam")
+# One instance each: filter_jit keys its cache on them, so a fresh optax.lbfgs() per run
+# would recompile the whole model every time.
+_LBFGS = optax.lbfgs()
+_ADAM = optax.adam(1e-2)
 
 
 class MAPResult(eqx.Module):
@@ -30,7 +36,8 @@ class MAPResult(eqx.Module):
     Attributes:
         position: best flat unconstrained vector (what samplers take as ``init``).
         log_density: log density there.
-        converged: whether the best start met the gradient tolerance.
+        converged: whether the best start stopped on a criterion (gradient below ``gtol``,
+            or the log density no longer changing) rather than at ``steps``.
         steps: optimiser steps taken by the best start.
         grad_max: largest |∂ log p / ∂x| at the best point.
         start_log_density: final log density of every start (spread ⇒ multi-modality).
@@ -71,7 +78,8 @@ class MAP(eqx.Module):
         gtol: converged when every |∂ log p/∂x| is below this (unconstrained units).
         ftol: also stop when a step changes the log density by less than ``ftol`` relative
             (the model is only piecewise smooth in t_max, so gradients need not vanish).
-        starts: independent random starts, run together (``vmap``); the best is returned.
+        starts: independent random starts (vmapped for whole-vector optimisers, one after
+            another for ``per_sn``); the best is returned (per SN for ``per_sn``).
         radius: random starts are uniform in (−radius, radius) for hyperparameters, A_V
             and R_V (see ``HierarchicalModel.init_position``).
     """
@@ -95,9 +103,9 @@ class MAP(eqx.Module):
 
     def _transformation(self):
         if self.optimizer in ("lbfgs", "auto"):
-            return optax.lbfgs()
+            return _LBFGS
         if self.optimizer == "adam":
-            return optax.adam(1e-2)
+            return _ADAM
         return optax.with_extra_args_support(self.optimizer)
 
     def run(self, model, key, init: Float[Array, "*starts dim"] | None = None) -> MAPResult:
@@ -144,6 +152,9 @@ class MAP(eqx.Module):
 
     def _run_per_sn(self, model, init):
         index = jnp.asarray(per_sn_index(model))
+        # hyperparameters are held fixed: every start shares those of the first, so each
+        # SN's starts are compared under the same population
+        init = jax.vmap(lambda x: init[0].at[index].set(x[index]))(init)
         runs = [bfgs_blocks(model, x0, index, x0[index], self.steps, self.gtol) for x0 in init]
         X, value, gmax, steps, ok = (jnp.stack(parts) for parts in zip(*runs))
         if not np.all(np.isfinite(np.asarray(value)).any(axis=0)):
@@ -158,7 +169,7 @@ class MAP(eqx.Module):
             converged=jnp.all(ok[best, pick]),
             steps=jnp.max(steps[best, pick]),
             grad_max=jnp.max(gmax[best, pick]),
-            start_log_density=jnp.sum(value, axis=1),
+            start_log_density=jnp.sum(value, axis=1) + (total - jnp.sum(value[best, pick])),
             start_positions=jax.vmap(lambda x0, Xs: x0.at[index].set(Xs))(init, X),
             params=model.constrain(position),
             per_sn_converged=ok[best, pick],
@@ -169,7 +180,14 @@ class MAP(eqx.Module):
 def _diagnose(model, start):
     """Name the block that makes the log density non-finite (ModelError), or say that the
     optimiser left the region where it is finite."""
-    model.check(start)
+    totals = model.check(start)
+    zero = [name for name, value in totals.items() if value == -np.inf]
+    if zero:
+        raise ModelError(
+            f"the log density is -inf at the start (zero density in {', '.join(zero)}); "
+            "check fixed values and starting points",
+            field=zero[0],
+        )
     raise ModelError(
         "the optimiser reached points where the log density is not finite although it is "
         "finite at the start; try another optimiser or smaller steps",

@@ -346,8 +346,8 @@ class HierarchicalModel(eqx.Module):
 
     def constrain(self, flat: Float[Array, " dim"]) -> dict[str, Array]:
         """Named physical values: hyperparameters by name; per SN ``theta``, ``A_V``,
-        ``R_V``, ``e``, ``D``, (``t_max``), plus ``sigma0`` (per SN), ``delta_M`` and
-        ``eps`` surfaces."""
+        ``R_V``, ``e``, ``D``, (``t_max``), plus ``sigma0_sn`` (each SN's grey scatter)
+        and ``delta_M`` (each SN's magnitude offset from the population)."""
         values, priors, _ = self._prior_part(self.unravel(flat))
         h = {name: values[name] for name in self.hyper_names}
         out = dict(values)
@@ -391,6 +391,21 @@ class HierarchicalModel(eqx.Module):
             t = jnp.broadcast_to(jnp.asarray(params["t_max"], dtype), (n,))
             _check_support(dist.Uniform(-TMAX_RANGE, TMAX_RANGE), t, "t_max", self.snid)
             tree["t_max"] = 2.0 * jnp.arctanh(t / TMAX_RANGE)
+        for name, leaf in [
+            *tree["hyper"].items(),
+            *((k, v) for k, v in tree.items() if k != "hyper"),
+        ]:
+            bad = ~np.isfinite(np.asarray(leaf))
+            if bad.any():
+                where = ""
+                if name in PER_SN:
+                    rows = np.flatnonzero(bad.reshape(n, -1).any(axis=1))
+                    where = " for SNe " + ", ".join(self.snid[i] for i in rows[:10])
+                raise ConfigError(
+                    f"starting value of {name!r} is on the edge of its prior's support{where}"
+                    " (no finite sampler coordinate); move it inside",
+                    field=name,
+                )
         return self.ravel(tree)
 
     def log_joint(self, params: dict) -> Float[Array, ""]:

@@ -66,7 +66,9 @@ def sample_coordinates(prior, x, n_sn):
         lp = jnp.where(rate > 0, x - a, -jnp.inf)
         return a / rate, lp
     if kind == "icdf":
-        value = prior.icdf(jax.nn.sigmoid(x))
+        # keep u below 1 in floating point (x ≳ 37 would round it to 1: R_V = ∞)
+        u = jnp.minimum(jax.nn.sigmoid(x), 1.0 - jnp.finfo(jnp.result_type(x)).epsneg)
+        value = prior.icdf(u)
         return jnp.broadcast_to(value, (n_sn,)), -jax.nn.softplus(-x) - jax.nn.softplus(x)
     if kind == "normal":
         return jnp.broadcast_to(prior.loc + prior.scale * x, (n_sn,)), _std_normal(x)

@@ -20,6 +20,13 @@ __all__ = ["TruncatedNormal"]
 _HALF_LOG_2PI = 0.5 * float(jnp.log(2.0 * jnp.pi))
 
 
+def _far_tail(alpha, beta):
+    """Lower bound so far in the upper tail that Φ(−α) underflows (one-sided only):
+    beyond √(−2 ln tiny) − 1 standard deviations (≈ 36.6 in float64, 12.2 in float32)."""
+    tiny = jnp.finfo(jnp.result_type(alpha, float)).tiny
+    return (alpha > jnp.sqrt(-2.0 * jnp.log(tiny)) - 1.0) & jnp.isinf(beta)
+
+
 class TruncatedNormal(dist.Distribution):
     """Normal(loc, scale) truncated to ``[low, high]`` (either end may be infinite).
 
@@ -74,22 +81,37 @@ class TruncatedNormal(dist.Distribution):
         return jnp.where(inside, lp, -jnp.inf)
 
     def icdf(self, u):
-        """Inverse CDF: ``loc + scale Φ⁻¹(Φ(α) + u (Φ(β) − Φ(α)))``."""
+        """Inverse CDF: ``loc + scale Φ⁻¹(Φ(α) + u (Φ(β) − Φ(α)))``.
+
+        In the upper tail (α > 0) it works with the mirrored distribution (accuracy of Φ
+        near 1); far in it (no upper bound, Φ(−α) about to underflow: α ≳ 36.6 in
+        float64) it uses the tail's exponential limit z = α − log(1 − u)/α (error ~α⁻²).
+        """
         alpha, beta = self._alpha_beta()
         flip = alpha > 0
-        # In the upper tail work with the mirrored distribution (accuracy of Φ near 1).
         a = jnp.where(flip, -beta, alpha)
         b = jnp.where(flip, -alpha, beta)
         pa, pb = ndtr(a), ndtr(b)
         uu = jnp.where(flip, 1.0 - u, u)
         x = ndtri(pa + uu * (pb - pa))
-        return self.loc + self.scale * jnp.where(flip, -x, x)
+        z = jnp.where(flip, -x, x)
+        far = _far_tail(alpha, beta)
+        safe_alpha = jnp.where(far, alpha, 1.0)
+        z = jnp.where(far, safe_alpha - jnp.log1p(-u) / safe_alpha, z)
+        return self.loc + self.scale * z
 
     def cdf(self, value):
         alpha, beta = self._alpha_beta()
         z = (value - self.loc) / self.scale
         pa, pb = ndtr(alpha), ndtr(beta)
-        return jnp.clip((ndtr(z) - pa) / (pb - pa), 0.0, 1.0)
+        direct = (ndtr(z) - pa) / (pb - pa)
+        # upper tail: 1 − S(z)/S(α) with survival functions S(t) = Φ(−t), in log space
+        tail = -jnp.expm1(log_ndtr(-z) - log_ndtr(-alpha))
+        far = _far_tail(alpha, beta)
+        safe_alpha = jnp.where(far, alpha, 1.0)
+        asymptotic = -jnp.expm1(-safe_alpha * (z - safe_alpha))
+        out = jnp.where(alpha > 0, jnp.where(jnp.isinf(beta), tail, direct), direct)
+        return jnp.clip(jnp.where(far, asymptotic, out), 0.0, 1.0)
 
     def sample(self, key, sample_shape=()):
         u = jax.random.uniform(key, sample_shape + self.batch_shape)
@@ -98,5 +120,7 @@ class TruncatedNormal(dist.Distribution):
     @property
     def mean(self):
         alpha, beta = self._alpha_beta()
-        pdf = jnp.exp(-0.5 * alpha**2) - jnp.exp(-0.5 * beta**2)
-        return self.loc + self.scale * pdf / jnp.sqrt(2 * jnp.pi) / jnp.exp(self._log_mass())
+        log_mass = self._log_mass()  # in log space: exact far into the tails
+        density = jnp.exp(-0.5 * alpha**2 - _HALF_LOG_2PI - log_mass)
+        density = density - jnp.exp(-0.5 * beta**2 - _HALF_LOG_2PI - log_mass)
+        return self.loc + self.scale * density

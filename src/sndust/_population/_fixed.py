@@ -46,6 +46,10 @@ class FixedPopulation(AbstractDustPopulation):
             raise ConfigError(
                 f"R_V must be 'global' or 'population', got {self.R_V!r}", field="R_V"
             )
+        for name in ("tau_A", "sigma0", "R_V_value", "sigma_R"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be positive, got {value}", field=name)
 
     def bind(self, sed):
         def pick(value, name):
