@@ -312,8 +312,9 @@ class HierarchicalModel(eqx.Module):
             eps = eps + priors.delta_W0
         return eps
 
-    def _log_likelihood_per_sn(self, values, priors):
-        return self.prepared.log_likelihood_per_sn(
+    def _forward_args(self, values, priors):
+        """Keyword arguments of the PreparedSurvey forward model for these values."""
+        return dict(
             theta=values["theta"],
             A_V=values["A_V"],
             R_V=values["R_V"],
@@ -322,6 +323,9 @@ class HierarchicalModel(eqx.Module):
             delta_M=priors.delta_M,
             t_max=values.get("t_max"),
         )
+
+    def _log_likelihood_per_sn(self, values, priors):
+        return self.prepared.log_likelihood_per_sn(**self._forward_args(values, priors))
 
     # ------------------------------------------------------------------ public density
     def logdensity(self, flat: Float[Array, " dim"]) -> Float[Array, ""]:
@@ -474,18 +478,8 @@ class HierarchicalModel(eqx.Module):
     def predict_fluxcal(self, flat: Float[Array, " dim"]) -> Float[Array, "n_sn n_obs"]:
         """Model FLUXCAL at the parameters (posterior predictive mean for a draw), in the
         survey's ``(n_sn, n_obs)`` layout; vmap it over draws."""
-        values = self.constrain(flat)
-        h = {name: values[name] for name in self.hyper_names}
-        priors = self.population.dust_priors(h, self.host)
-        return self.prepared.fluxcal(
-            theta=values["theta"],
-            A_V=values["A_V"],
-            R_V=values["R_V"],
-            eps=self._eps(values, priors),
-            distmod=values["D"],
-            delta_M=priors.delta_M,
-            t_max=values.get("t_max"),
-        )
+        values, priors, _ = self._prior_part(self.unravel(flat))
+        return self.prepared.fluxcal(**self._forward_args(values, priors))
 
     def distances(self, flat: Float[Array, " dim"], key=None) -> dict[str, Array]:
         """Per-SN distances of one draw.
