@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import blackjax
 import jax
 import jax.numpy as jnp
@@ -178,16 +180,7 @@ def test_mass_split_without_host_masses_names_the_sne(sed):
     survey, _ = sd.simulate_survey(jax.random.key(33), sed, sd.SinglePopulation(), n_sn=4)
     masses = np.array(survey.log_mass)
     masses[[1, 3]] = np.nan
-    broken = sd.Survey.from_arrays(
-        list(survey.snid),
-        [survey.mjd[i, survey.mask[i]] for i in range(4)],
-        [np.asarray(survey.band_names)[survey.band[i, survey.mask[i]]] for i in range(4)],
-        [survey.fluxcal[i, survey.mask[i]] for i in range(4)],
-        [survey.fluxcal_err[i, survey.mask[i]] for i in range(4)],
-        z_hel=survey.z_hel,
-        peak_mjd=survey.peak_mjd,
-        log_mass=masses,
-    )
+    broken = dataclasses.replace(survey, log_mass=masses)
     with pytest.raises(sd.DataError, match=r"log_mass.*sim00001, sim00003"):
         sd.HierarchicalModel(sed=sed, survey=broken, population=sd.MassSplit())
     # single population does not need masses
@@ -230,11 +223,8 @@ class HostColumnRV(sd.DustPopulation):
 def test_nan_prior_density_names_block_and_sne(sed, survey):
     meta_sfr = [1.0] * survey.n_sn
     meta_sfr[4] = float("nan")
-    survey = sd.Survey(
-        **{
-            **survey.__dict__,
-            "meta": tuple(dict(m, HOSTGAL_SFR=v) for m, v in zip(survey.meta, meta_sfr)),
-        }
+    survey = dataclasses.replace(
+        survey, meta=tuple(dict(m, HOSTGAL_SFR=v) for m, v in zip(survey.meta, meta_sfr))
     )
     with pytest.raises(sd.ModelError, match=r"NaN.*sim00004"):
         sd.HierarchicalModel(sed=sed, survey=survey, population=HostColumnRV())

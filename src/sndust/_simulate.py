@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -80,10 +82,12 @@ def simulate_survey(
         filters=filters,
         cosmology=cosmology,
     )
-    if model.n_sn != n_sn:
+    if model.n_sn != n_sn or not np.array_equal(
+        np.asarray(model.prepared.observed_mask()), template.mask
+    ):
         raise ConfigError(
-            f"{n_sn - model.n_sn} simulated SNe lost bands outside the model's wavelength "
-            "range; narrow z_range or choose other bands",
+            "some simulated bands fall outside the model's wavelength range at these "
+            "redshifts; narrow z_range or choose other bands",
             field="bands",
         )
     truth_x = _draw(model, jax.random.fold_in(key, 1), hyper or {})
@@ -94,19 +98,10 @@ def simulate_survey(
     err = mag_err * _MAG_TO_FLUX * np.abs(flux)
     noisy = flux + err * rng.standard_normal(flux.shape)
     m = template.mask
-    survey = Survey.from_arrays(
-        list(template.snid),
-        [template.mjd[i, m[i]] for i in range(n_sn)],
-        [np.asarray(template.band_names)[template.band[i, m[i]]] for i in range(n_sn)],
-        [noisy[i, m[i]] for i in range(n_sn)],
-        [err[i, m[i]] for i in range(n_sn)],
-        z_hel=template.z_hel,
-        z_cmb=template.z_cmb,
-        z_err=template.z_err,
-        peak_mjd=template.peak_mjd,
-        mwebv=template.mwebv,
-        log_mass=template.log_mass,
-        survey="simulated",
+    survey = dataclasses.replace(
+        template,
+        fluxcal=np.where(m, noisy, template.fluxcal),
+        fluxcal_err=np.where(m, err, template.fluxcal_err),
     )
     return survey, {k: np.asarray(v) for k, v in truth.items()}
 
