@@ -52,7 +52,7 @@ def test_custom_population_runs_through_map_and_nuts(sed):
     )
     model = sd.HierarchicalModel(sed=sed, survey=survey, population=MassLinearRV())
     assert model.hyper_names == ("mu_R", "slope", "sigma_R", "tau_A", "sigma0")
-    assert model.layout.dust_kinds == (("A_V", "exponential"), ("R_V", "icdf"))
+    assert model.layout.dust_kinds == (("A_V", "generic"), ("R_V", "icdf"))
     fit = sd.MAP(steps=300).run(model, jax.random.key(0))
     assert np.isfinite(float(fit.log_density))
     warm = blackjax.window_adaptation(blackjax.nuts, model.logdensity, max_num_doublings=5)

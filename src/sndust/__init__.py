@@ -24,6 +24,8 @@ from ._errors import ModelError as ModelError
 from ._errors import SndustError as SndustError
 from ._filters import Filter as Filter
 from ._filters import FilterBank as FilterBank
+from ._fitres import read_fitres as read_fitres
+from ._fitres import write_fitres as write_fitres
 from ._forward import PreparedSurvey as PreparedSurvey
 from ._forward import prepare as prepare
 from ._inference import MAP as MAP
@@ -43,6 +45,11 @@ from ._population import RedshiftLinear as RedshiftLinear
 from ._population import SinglePopulation as SinglePopulation
 from ._population import TruncatedNormal as TruncatedNormal
 from ._precision import enable_x64 as enable_x64
+from ._sampling import MCLMC as MCLMC
+from ._sampling import NUTS as NUTS
+from ._sampling import AbstractSampler as AbstractSampler
+from ._sampling import AdjustedMCLMC as AdjustedMCLMC
+from ._sampling import Posterior as Posterior
 from ._sed import AbstractSEDModel as AbstractSEDModel
 from ._sed import BayeSNModel as BayeSNModel
 from ._sed._bayesn import builtin_models as builtin_models

@@ -139,8 +139,6 @@ def _draw(model, key, hyper):
                 sd = jnp.broadcast_to(priors.sigma0, (n,))
             x = sd * jax.random.normal(k, shape)
             tree[name] = x / model._distance_coordinate_scale(h, priors)
-        elif name == "A_V" and dict(model.layout.dust_kinds)["A_V"] == "exponential":
-            tree[name] = jnp.log(jax.random.exponential(k, (n,)))
         elif name in ("A_V", "R_V"):
             priors = model.population.dust_priors(h, model.host)
             from ._model._reparam import to_unconstrained

@@ -1,11 +1,10 @@
 """Maximum a posteriori fits with Optax.
 
-The mode is found in the sampler's unconstrained coordinates (where the model is written
-for sampling: non-centred A_V, distances and ε), so it is a well-posed maximum — no
-hierarchical spike as σ0, σ_R or τ_A → 0 — and exactly the point samplers start from and
-the Laplace approximation expands around. It is not an estimator of scale hyperparameters:
-without the spike, the joint mode in these coordinates sits at inflated σ0 and σ_R (and in
-physical coordinates the spike takes it to 0); sample for those.
+The mode is found in the sampler's unconstrained coordinates (log A_V, non-centred R_V
+and ε; see ``_model/_reparam.py``) — exactly the point samplers start from and the
+Laplace approximation expands around. It is not an estimator of scale hyperparameters
+(joint modes of σ0, σ_R sit away from their posteriors in any parameterisation); sample
+for those.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Parameters, in the sampler's coordinates (a dict pytree, ``ravel_pytree``-flatte
 * ``hyper``: each hyperparameter ``x`` with value ``T(x)``, ``T = biject_to(support)``;
 * per SN: ``theta`` (θ ~ N(0,1)); ``A_V`` and ``R_V`` when the population gives them a
   distribution (parameterised by type, see ``_reparam``); ``e`` (ε = L_Σ e, e ~ N(0, I));
-  ``D`` (non-centred distance: D = μ̂ + s·x, s² = σ_μ̂² + σ0², or 5² + σ0² for fits);
+  ``D`` (centred distance D = μ̂ + 0.1 mag·x: light curves measure it to a few
+  hundredths of a magnitude, so a non-centred D would tie σ0 to every SN);
   ``t_max`` (U(−10, 10) via a logistic map) when the population fits times of maximum.
 
 ``D = μ + δM`` is BayeSN's "distance plus grey offset". In the hierarchical models
@@ -274,8 +275,7 @@ class HierarchicalModel(eqx.Module):
             lp_dust = lp_dust + lp
         theta, e = u["theta"], u["e"]
         lp_intrinsic = _std_normal(theta) + _std_normal(e).sum(-1)
-        # D = μ̂ + c·x with c the data-scale of D; for the hierarchical prior c is its sd
-        # (non-centred), for fits' near-flat N(μ̂, 5²) prior a fixed 0.1 mag keeps x O(1).
+        # D = μ̂ + c·x, centred, with c = 0.1 mag (the data-scale of D) keeping x O(1)
         c = self._distance_coordinate_scale(h, priors)
         D = self.muhat + c * u["D"]
         sd = self._distance_sd(h, priors)
@@ -302,9 +302,7 @@ class HierarchicalModel(eqx.Module):
         return jnp.sqrt(self.muhat_err**2 + sigma0**2)
 
     def _distance_coordinate_scale(self, h, priors):
-        if self.population.distance_prior == "free":
-            return jnp.full(self.n_sn, FIT_DISTANCE_COORDINATE, self.muhat.dtype)
-        return self._distance_sd(h, priors)
+        return jnp.full(self.n_sn, FIT_DISTANCE_COORDINATE, self.muhat.dtype)
 
     def _eps(self, values, priors):
         eps = self.prepared.eps_from_e(values["e"])

@@ -4,16 +4,19 @@ parameterisation in which the sampler sees a well-scaled unconstrained variable 
 =====================  =======================================  ============================
 prior                  value from unconstrained x               log density in x
 =====================  =======================================  ============================
-Exponential(rate)      a = eˣ ~ Exp(1), value = a / rate        x − eˣ    (non-centred)
 TruncatedNormal        u = σ(x) ~ U(0,1), value = icdf(u)       log u + log(1 − u)
 Normal(loc, scale)     value = loc + scale·x                    N(x; 0, 1) (non-centred)
 anything else          value = T(x), T = biject_to(support)     log p(T(x)) + log|T'(x)|
+(e.g. Exponential A_V)  (A_V = eˣ: centred)
 fixed values           (no parameter)                           0
 =====================  =======================================  ============================
 
 Each is an exact change of variables of the prior, so the joint density of the values is
-the prior's; only the geometry the sampler sees changes (no funnel in A_V as τ_A → 0, none
-in R_V as σ_R → 0, none in the distance as σ0 → 0).
+the prior's; only the geometry the sampler sees changes. A_V is centred (as in BayeSN):
+light curves measure A_V of reddened SNe to a few hundredths of a magnitude, and a
+non-centred A_V = τ_A·a then ties τ_A to every a_i along a thin ridge that NUTS crosses
+only with tiny steps (measured: τ_A effective sample size 1 in 200 draws, against 213
+centred, 30 simulated SNe). R_V, mostly unmeasured (small A_V), stays non-centred.
 """
 
 from __future__ import annotations
@@ -34,8 +37,6 @@ _HALF_LOG_2PI = float(0.5 * np.log(2 * np.pi))
 
 def kind_of(prior) -> str:
     """The parameterisation used for ``prior`` (see module table)."""
-    if isinstance(prior, dist.Exponential):
-        return "exponential"
     if isinstance(prior, TruncatedNormal):
         return "icdf"
     if isinstance(prior, dist.Normal):
@@ -60,11 +61,6 @@ def sample_coordinates(prior, x, n_sn):
     kind = kind_of(prior)
     if kind == "fixed":
         return jnp.broadcast_to(jnp.asarray(prior), (n_sn,)), jnp.zeros(n_sn)
-    if kind == "exponential":
-        a = jnp.exp(x)
-        rate = jnp.broadcast_to(prior.rate, (n_sn,))
-        lp = jnp.where(rate > 0, x - a, -jnp.inf)
-        return a / rate, lp
     if kind == "icdf":
         # keep u below 1 in floating point (x ≳ 37 would round it to 1: R_V = ∞)
         u = jnp.minimum(jax.nn.sigmoid(x), 1.0 - jnp.finfo(jnp.result_type(x)).epsneg)
@@ -88,8 +84,6 @@ def natural_log_prob(prior, value, n_sn):
 def to_unconstrained(prior, value):
     """Inverse of :func:`sample_coordinates` (for starting points given as values)."""
     kind = kind_of(prior)
-    if kind == "exponential":
-        return jnp.log(value * prior.rate)
     if kind == "icdf":
         return jax.scipy.special.logit(prior.cdf(value))
     if kind == "normal":

@@ -1,0 +1,128 @@
+"""Hyperparameter sampling efficiency: sndust's samplers vs bayesn's NUTS, same survey.
+
+A survey of ``--n-sn`` SNe is simulated under ``SinglePopulation`` (T21, PS1 griz) with
+known μ_R, σ_R, τ_A, σ0. Each sndust sampler (NUTS, MCLMC, AdjustedMCLMC; 4 chains, CPU,
+float64) and bayesn's own ``dust_model`` NUTS (subprocess, ``_bayesn_sample.py``) sample
+its posterior. The figure of merit is the minimum bulk ESS over (μ_R, σ_R, τ_A, σ0)
+divided by the wall time of the whole run (start-up, MAP, warm-up and sampling, including
+compilation, since that is what a user waits for); the sampling-only rate is also given.
+
+    python benchmarks/sampling.py [--n-sn 5] [--bayesn-warmup 500] [--bayesn-samples 500]
+                                  [--skip-bayesn] [--json]
+
+With ``--json`` the last line is a JSON object with ``bayesn_min_ess_per_s``,
+``<sampler>_min_ess_per_s`` for each sampler and ``best_speedup_vs_bayesn``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+HYPER = dict(mu_R=2.7, sigma_R=0.5, tau_A=0.3, sigma0=0.1)
+NAMES = ("mu_R", "sigma_R", "tau_A", "sigma0")
+
+
+def simulate(n_sn, seed):
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import sndust as sd
+
+    sed = sd.BayeSNModel.load("T21")
+    survey, truth = sd.simulate_survey(
+        jax.random.key(seed), sed, sd.SinglePopulation(), n_sn=n_sn, hyper=HYPER
+    )
+    return sed, survey
+
+
+def run_sndust(sed, survey, which):
+    import jax
+
+    import sndust as sd
+
+    samplers = {
+        "nuts": sd.NUTS(num_warmup=500, num_samples=500),
+        "mclmc": sd.MCLMC(num_warmup=2000, num_samples=4000),
+        "adjusted_mclmc": sd.AdjustedMCLMC(num_warmup=1000, num_samples=1000),
+    }
+    t0 = time.perf_counter()
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    post = samplers[which].run(model, jax.random.key(1), chains=4, progress=False)
+    wall = time.perf_counter() - t0
+    ess = {n: post.min_ess([n]) for n in NAMES}
+    rhat = post.summary()["r_hat"].to_dict()
+    sampling = post.posterior.attrs["sampling_seconds"]
+    return {
+        "wall_s": wall,
+        "sampling_s": sampling,
+        "ess_bulk": ess,
+        "rhat": rhat,
+        "min_ess": min(ess.values()),
+        "min_ess_per_s": min(ess.values()) / wall,
+        "min_ess_per_sampling_s": min(ess.values()) / sampling,
+        "divergences": post.divergences,
+    }
+
+
+def run_bayesn(survey, warmup, samples):
+    sys.path.insert(0, str(HERE))
+    from _bayesn_sample import write_input
+
+    with tempfile.TemporaryDirectory() as tmp:
+        inp, out = Path(tmp) / "in.npz", Path(tmp) / "out.json"
+        write_input(survey, inp)
+        cmd = [sys.executable, str(HERE / "_bayesn_sample.py"), str(inp), str(out)]
+        cmd += ["--chains", "4", "--warmup", str(warmup), "--samples", str(samples)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(f"bayesn failed:\n{proc.stderr[-3000:]}")
+        return json.loads(out.read_text())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-sn", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument("--bayesn-warmup", type=int, default=500)
+    parser.add_argument("--bayesn-samples", type=int, default=500)
+    parser.add_argument("--samplers", default="nuts,mclmc,adjusted_mclmc")
+    parser.add_argument("--skip-bayesn", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    import jax
+
+    sed, survey = simulate(args.n_sn, args.seed)
+    result = {
+        "n_sn": args.n_sn,
+        "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
+        "jax": jax.__version__,
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    for which in args.samplers.split(","):
+        r = run_sndust(sed, survey, which)
+        result[which] = r
+        result[f"{which}_min_ess_per_s"] = r["min_ess_per_s"]
+        print(f"{which}: min ESS {r['min_ess']:.0f} in {r['wall_s']:.1f} s", file=sys.stderr)
+    if not args.skip_bayesn:
+        b = run_bayesn(survey, args.bayesn_warmup, args.bayesn_samples)
+        result["bayesn"] = b
+        result["bayesn_min_ess_per_s"] = b["min_ess"] / b["bayesn_wall_s"]
+        best = max(result[f"{w}_min_ess_per_s"] for w in args.samplers.split(","))
+        result["best_speedup_vs_bayesn"] = best / result["bayesn_min_ess_per_s"]
+    if args.json:
+        print(json.dumps(result, default=float))
+    else:
+        print(json.dumps(result, indent=2, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""Sampling results as ArviZ InferenceData: hyperparameters, per-SN latents and distances.
+
+Groups: ``posterior`` (hyperparameters by name; per-SN ``theta``, ``A_V``, ``R_V``, ``e``,
+``D``, ``t_max``, ``sigma0_sn``, ``delta_M``, ``residual`` (D − μ̂), ``mu`` and
+``peak_mjd`` where defined — dims ``chain, draw, sn, …``), ``sample_stats`` (``lp``,
+``diverging``, ``acceptance_rate``, ``n_steps``, ``energy``… as the sampler defines them),
+``log_likelihood`` (``flux``: per-SN log-likelihood, for PSIS-LOO), ``observed_data`` (the
+FLUXCAL points fitted) and ``constant_data`` (redshifts, μ̂, host masses). Saved as netCDF
+(HDF5) — never pickle.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+import arviz as az
+import jax
+import jax.numpy as jnp
+import numpy as np
+import xarray as xr
+from astropy.table import Table
+
+from .._errors import ConfigError, DataError
+from .._fitres import write_fitres
+
+__all__ = ["Posterior"]
+
+_CHUNK = 256  # draws per vectorised evaluation when building the posterior
+
+
+class Posterior:
+    """The result of a sampler run (wraps :class:`arviz.InferenceData` as ``.idata``;
+    its groups are also attributes: ``post.posterior["tau_A"]``)."""
+
+    def __init__(self, idata: az.InferenceData):
+        if not isinstance(idata, az.InferenceData) or "posterior" not in idata.groups():
+            raise DataError("a Posterior needs an InferenceData with a posterior group")
+        self.idata = idata
+
+    def __getattr__(self, name):
+        if name == "idata":
+            raise AttributeError(name)
+        return getattr(self.idata, name)
+
+    def __repr__(self) -> str:
+        a = self.idata.posterior.attrs
+        ch, dr = self.idata.posterior.sizes["chain"], self.idata.posterior.sizes["draw"]
+        return (
+            f"Posterior({a.get('sampler', '?')}: {ch} chains × {dr} draws, "
+            f"{self.idata.posterior.sizes.get('sn', 0)} SNe, hyperparameters "
+            f"{', '.join(self.hyper_names) or 'none'}; {self.divergences} divergences)"
+        )
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_run(cls, model, sampler, draws, stats, *, params, seconds, key, devices):
+        """Evaluate every draw (physical values, distances, per-SN log-likelihood)."""
+        draws = np.asarray(draws)
+        chains, n_draw, dim = draws.shape
+        flat = draws.reshape(-1, dim)
+        keys = jax.random.split(key, flat.shape[0])
+        evaluate = jax.jit(jax.vmap(lambda x, k: _evaluate(model, x, k)))
+        parts = [
+            evaluate(jnp.asarray(flat[i : i + _CHUNK]), keys[i : i + _CHUNK])
+            for i in range(0, flat.shape[0], _CHUNK)
+        ]
+        values = jax.tree_util.tree_map(
+            lambda *a: np.concatenate([np.asarray(x) for x in a]).reshape(
+                (chains, n_draw) + a[0].shape[1:]
+            ),
+            *parts,
+        )
+        loglik = values.pop("__log_likelihood__")
+        snid = list(model.snid)
+        hyper = set(model.hyper_names)
+        posterior = {}
+        for name, a in values.items():
+            if name in hyper:
+                dims = [f"{name}_dim_{i}" for i in range(a.ndim - 2)]
+            elif name == "e":
+                dims = ["sn", "e_dim"]
+            else:
+                dims = ["sn"] + [f"{name}_dim_{i}" for i in range(a.ndim - 3)]
+            posterior[name] = xr.DataArray(a, dims=["chain", "draw", *dims])
+        coords = {"chain": np.arange(chains), "draw": np.arange(n_draw), "sn": snid}
+        created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        from .. import __version__
+
+        attrs = {
+            "created_at": created,
+            "inference_library": "sndust",
+            "inference_library_version": __version__,
+            "sampler": sampler.name,
+            "sampler_config": json.dumps(sampler.config()),
+            "hyper_names": json.dumps(list(model.hyper_names)),
+            "population": type(model.population).__name__,
+            "distance_prior": model.population.distance_prior,
+            "free_tmax": int(model.layout.free_tmax),
+            "warmup_seconds": float(seconds["warmup"]),
+            "sampling_seconds": float(seconds["sampling"]),
+            "devices": devices,
+        }
+        sample_stats = {
+            name: xr.DataArray(np.asarray(v), dims=["chain", "draw"]) for name, v in stats.items()
+        }
+        tuned = {
+            f"tuned_{name}": xr.DataArray(np.asarray(v), dims=["chain"])
+            for name, v in params.items()
+            if np.ndim(v) == 1
+        }
+        prepared = model.prepared
+        mask = np.asarray(prepared.mask)
+        chunk_sn = np.broadcast_to(np.asarray(prepared.chunk_sn)[:, None], mask.shape)[mask]
+        observed = {
+            "fluxcal": xr.DataArray(np.asarray(prepared.obs_fluxcal)[mask], dims=["obs"]),
+            "fluxcal_err": xr.DataArray(np.asarray(prepared.obs_fluxcal_err)[mask], dims=["obs"]),
+            "obs_sn": xr.DataArray(np.asarray(snid)[chunk_sn], dims=["obs"]),
+            "obs_phase": xr.DataArray(np.asarray(prepared.phase)[mask], dims=["obs"]),
+        }
+        constant = {
+            name: xr.DataArray(np.asarray(v), dims=["sn"])
+            for name, v in {
+                "z_cmb": prepared.z_cmb,
+                "z_hel": prepared.z_hel,
+                "muhat": model.muhat,
+                "muhat_err": model.muhat_err,
+                "log_mass": prepared.log_mass,
+                "peak_mjd_prior": prepared.peak_mjd,
+            }.items()
+        }
+        idata = az.InferenceData(
+            posterior=xr.Dataset(posterior, coords=coords, attrs=attrs),
+            sample_stats=xr.Dataset(
+                sample_stats | tuned, coords={k: coords[k] for k in ("chain", "draw")}
+            ),
+            log_likelihood=xr.Dataset(
+                {"flux": xr.DataArray(loglik, dims=["chain", "draw", "sn"])}, coords=coords
+            ),
+            observed_data=xr.Dataset(observed),
+            constant_data=xr.Dataset(constant, coords={"sn": snid}),
+        )
+        return cls(idata)
+
+    # ------------------------------------------------------------------ summaries
+    @property
+    def hyper_names(self) -> tuple[str, ...]:
+        return tuple(json.loads(self.idata.posterior.attrs.get("hyper_names", "[]")))
+
+    @property
+    def divergences(self) -> int:
+        """Number of divergent transitions over all chains."""
+        stats = self.idata.sample_stats
+        return int(stats["diverging"].sum()) if "diverging" in stats else 0
+
+    def summary(self, var_names=None, **kwargs):
+        """ArviZ summary (mean, sd, HDI, MCSE, bulk/tail ESS, R-hat) of ``var_names``
+        (default: the hyperparameters, or θ, A_V, D of a per-SN fit); the data frame's
+        ``attrs`` hold the divergence count and the sampler."""
+        if var_names is None:
+            var_names = list(self.hyper_names) or ["theta", "A_V", "D"]
+        missing = [v for v in var_names if v not in self.idata.posterior]
+        if missing:
+            raise ConfigError(
+                f"no posterior variable(s) {missing}; available: "
+                + ", ".join(self.idata.posterior.data_vars),
+                field="var_names",
+            )
+        table = az.summary(self.idata, var_names=var_names, **kwargs)
+        table.attrs["divergences"] = self.divergences
+        table.attrs["sampler"] = self.idata.posterior.attrs.get("sampler")
+        return table
+
+    def report(self) -> str:
+        """The summary as text, with divergences and timing."""
+        a = self.idata.posterior.attrs
+        head = (
+            f"{a.get('sampler')}: {self.idata.posterior.sizes['chain']} chains × "
+            f"{self.idata.posterior.sizes['draw']} draws; divergences {self.divergences}; "
+            f"warm-up {a.get('warmup_seconds', float('nan')):.1f} s, sampling "
+            f"{a.get('sampling_seconds', float('nan')):.1f} s"
+        )
+        return head + "\n" + self.summary().to_string()
+
+    def min_ess(self, var_names=None, method: str = "bulk") -> float:
+        """Smallest ESS over ``var_names`` (default the hyperparameters), every element."""
+        names = var_names or list(self.hyper_names)
+        ess = az.ess(self.idata, var_names=names, method=method)
+        return float(min(float(ess[n].min()) for n in names))
+
+    # ------------------------------------------------------------------ distances
+    def distance_table(self) -> Table:
+        """Per-SN table (one row per SN): posterior mean and SD of the distance modulus
+        ``MU`` (the latent distance D of a hierarchical model; μ of a fit), μ̂, the
+        Hubble residual, A_V, R_V, θ, and the peak MJD where t_max is free."""
+        post, const = self.idata.posterior, self.idata.constant_data
+
+        def mean_sd(name):
+            a = post[name].values
+            a = a.reshape((-1,) + a.shape[2:])
+            return a.mean(0), a.std(0, ddof=1)
+
+        mu_name = "mu" if "mu" in post else "D"
+        mu, mu_err = mean_sd(mu_name)
+        muhat = const["muhat"].values
+        cols = {
+            "CID": np.asarray(post["sn"].values, dtype=str),
+            "zCMB": const["z_cmb"].values,
+            "zHEL": const["z_hel"].values,
+            "MU": mu,
+            "MUERR": mu_err,
+            "MUMODEL": muhat,
+            "MUERR_MODEL": const["muhat_err"].values,
+            "MURES": mu - muhat,
+        }
+        for name, col in (("A_V", "AV"), ("R_V", "RV"), ("theta", "THETA")):
+            if name in post and post[name].ndim == 3:
+                m, s = mean_sd(name)
+                cols[col], cols[col + "ERR"] = m, s
+        if "peak_mjd" in post:
+            cols["PKMJD"], cols["PKMJDERR"] = mean_sd("peak_mjd")
+        cols["HOST_LOGMASS"] = const["log_mass"].values
+        return Table(cols)
+
+    def to_fitres(self, path: str | os.PathLike) -> None:
+        """Write :meth:`distance_table` as SNANA FITRES text."""
+        a = self.idata.posterior.attrs
+        write_fitres(
+            self.distance_table(),
+            path,
+            comments=(
+                f"sndust {a.get('inference_library_version')} {a.get('sampler')} "
+                f"({a.get('population')}), {a.get('created_at')}",
+                "MU: posterior mean distance modulus; MUMODEL: cosmology at zCMB",
+            ),
+        )
+
+    # ------------------------------------------------------------------ files
+    def to_netcdf(self, path: str | os.PathLike) -> str:
+        """Save every group to one netCDF-4 (HDF5) file."""
+        return self.idata.to_netcdf(os.fspath(path), engine="h5netcdf")
+
+    @classmethod
+    def from_netcdf(cls, path: str | os.PathLike) -> Posterior:
+        """Load a file written by :meth:`to_netcdf`."""
+        if not os.path.exists(path):
+            raise DataError("no such file", file=path)
+        try:
+            idata = az.from_netcdf(os.fspath(path), engine="h5netcdf")
+        except Exception as err:  # noqa: BLE001 (xarray/h5netcdf raise many kinds)
+            raise DataError(f"not a readable posterior netCDF file: {err}", file=path) from None
+        idata.load() if hasattr(idata, "load") else None
+        return cls(idata)
+
+
+def _evaluate(model, x, key):
+    values = model.constrain(x)
+    out = dict(values)
+    dist = model.distances(x, key)
+    for name in ("residual", "mu", "delta_M", "peak_mjd"):
+        if name in dist:
+            out[name] = dist[name]
+    out["__log_likelihood__"] = model.log_likelihood_per_sn(x)
+    return out

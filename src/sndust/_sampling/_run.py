@@ -1,0 +1,377 @@
+"""The sampling driver shared by every sampler: starts, warm-up, batches, checkpoints.
+
+Keys never depend on how the run is cut up: chain ``c`` of phase ``p`` uses
+``fold_in(split(fold_in(key, p), chains)[c], step)`` for each step, so a run in batches of
+any size, resumed after a kill or spread over any number of devices draws the same
+random numbers as one uninterrupted call.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import PartitionSpec as P
+
+from .._errors import ConfigError, ModelError
+from ._checkpoint import Checkpoint, model_fingerprint
+from ._devices import Placement
+from ._precondition import Identity, Whitened, laplace_variances, whiten
+from ._progress import Progress
+
+__all__ = ["run_sampler", "initial_positions"]
+
+_PHASE_INIT, _PHASE_WARMUP, _PHASE_SAMPLING = 0, 1, 2
+
+
+def _chain_keys(key, phase: int, chains: int):
+    return jax.random.split(jax.random.fold_in(key, phase), chains)
+
+
+# ---------------------------------------------------------------------------- jitted pieces
+def _over_chains(f, shared, chain_args, how):
+    """``f(shared, *args_of_one_chain)`` for every chain (leading axis of ``chain_args``).
+
+    ``how = (method, mesh)``: chains of one device are vmapped (``"vectorized"``) or run
+    one after another (``"sequential"``: on CPU each chain then runs at single-chain
+    speed, and a NUTS chain never waits for another's longer trajectory); with a mesh the
+    chain axis is split over its devices by ``shard_map``, each running its own chains
+    independently, so the per-chain program is the same on any number of devices.
+    """
+    method, mesh = how
+
+    def local(shared, *args):
+        if method == "vectorized":
+            return jax.vmap(lambda *a: f(shared, *a))(*args)
+        return jax.lax.map(lambda a: f(shared, *a), args)
+
+    if mesh is None:
+        return local(shared, *chain_args)
+    specs = (P(),) + (P("d"),) * len(chain_args)
+    return jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=P("d"), check_vma=False)(
+        shared, *chain_args
+    )
+
+
+@eqx.filter_jit
+def _warmup_init(sampler, target, positions, keys, metric, how):
+    def f(t, x, k, m):
+        return sampler.warmup_init(t.logdensity, x, k, m)
+
+    return _over_chains(f, target, (positions, keys, metric), how)
+
+
+@eqx.filter_jit
+def _warmup_batch(sampler, target, carry, keys, start, n: int, how):
+    def f(shared, carry, key):
+        t, start = shared
+
+        def body(c, i):
+            return sampler.warmup_step(t.logdensity, c, jax.random.fold_in(key, i), i)
+
+        return jax.lax.scan(body, carry, start + jnp.arange(n))
+
+    return _over_chains(f, (target, start), (carry, keys), how)
+
+
+@eqx.filter_jit
+def _tune(sampler, target, carry, keys, how):
+    return _over_chains(
+        lambda t, c, k: sampler.tune(t.logdensity, c, k), target, (carry, keys), how
+    )
+
+
+@eqx.filter_jit
+def _final(sampler, carry):
+    return jax.vmap(sampler.warmup_final)(carry)
+
+
+@eqx.filter_jit
+def _sample_batch(sampler, target, state, params, keys, start, n: int, how):
+    thin = sampler.thin
+
+    def f(shared, state, params, key):
+        t, start = shared
+
+        def draw(s, i):
+            def one(s, j):
+                return sampler.step(t.logdensity, s, params, jax.random.fold_in(key, j))
+
+            s, stats = jax.lax.scan(one, s, i * thin + jnp.arange(thin))
+            last = jax.tree_util.tree_map(lambda a: a[-1], stats)
+            last["diverging"] = jnp.any(stats["diverging"])
+            last["n_steps"] = jnp.sum(stats["n_steps"])
+            return s, (t.to_x(s.position), last)
+
+        return jax.lax.scan(draw, state, start + jnp.arange(n))
+
+    return _over_chains(f, (target, start), (state, params, keys), how)
+
+
+# ---------------------------------------------------------------------------- starts
+def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1):
+    """Starting points ``(chains, dim)`` in the model's unconstrained coordinates, and
+    the point the preconditioner is built at (the MAP, the single given start, or the
+    first chain's start)."""
+    dim = model.dim
+    dtype = model.prepared.obs_fluxcal.dtype
+    k_start, k_jitter = jax.random.split(key)
+    if isinstance(init, str):
+        if init == "map":
+            from .._inference import MAP
+
+            start = MAP(steps=200).run(model, k_start).position
+        elif init == "prior":
+            from .._simulate import _draw
+
+            keys = jax.random.split(k_start, chains)
+            starts = jnp.stack([_draw(model, k, {}) for k in keys])
+            return starts, starts[0]
+        else:
+            raise ConfigError(
+                f"init must be 'map', 'prior' or an array, got {init!r}", field="init"
+            )
+    else:
+        start = jnp.asarray(init, dtype)
+        if start.shape == (chains, dim):
+            return start, start[0]
+        if start.shape != (dim,):
+            raise ConfigError(
+                f"init has shape {start.shape}; expected ({dim},) or ({chains}, {dim})",
+                field="init",
+            )
+    return start, start
+
+
+def _jittered(target, start, key, chains, jitter):
+    """``chains`` starts around ``start``: N(0, jitter²) in the sampler's coordinates
+    (Laplace standard deviations when preconditioned)."""
+    z = target.to_z(start)
+    noise = jitter * jax.random.normal(key, (chains, z.size), z.dtype)
+    return jax.vmap(target.to_x)(z[None, :] + noise)
+
+
+def _checked(model, positions):
+    lp = jax.vmap(model.logdensity)(positions)
+    bad = np.flatnonzero(~np.isfinite(np.asarray(lp)))
+    if bad.size:
+        blocks = model.check(positions[int(bad[0])])
+        raise ModelError(
+            f"starting point(s) of chain(s) {bad.tolist()} have log density "
+            f"{np.asarray(lp)[bad].tolist()}; blocks at the first: {blocks}",
+            field="init",
+        )
+    return positions
+
+
+# ---------------------------------------------------------------------------- driver
+def run_sampler(
+    sampler,
+    model,
+    key,
+    *,
+    chains: int = 4,
+    init="map",
+    jitter: float = 0.5,
+    checkpoint=None,
+    resume=False,
+    batch: int = 100,
+    progress: bool = True,
+    devices="chains",
+    precondition: bool | str = True,
+    chain_method: str = "auto",
+):
+    from ._posterior import Posterior
+
+    if not isinstance(chains, int | np.integer) or chains < 1:
+        raise ConfigError(f"chains must be a positive integer, got {chains!r}", field="chains")
+    if not isinstance(batch, int | np.integer) or batch < 1:
+        raise ConfigError(f"batch must be a positive integer, got {batch!r}", field="batch")
+    if isinstance(resume, str | os.PathLike):
+        if checkpoint is not None and os.fspath(checkpoint) != os.fspath(resume):
+            raise ConfigError("checkpoint= and resume= name different files", field="resume")
+        checkpoint, resume = resume, True
+    if resume and checkpoint is None:
+        raise ConfigError("resume=True needs checkpoint=PATH", field="resume")
+    if precondition not in (True, False, "metric"):
+        raise ConfigError(
+            f"precondition must be True, False or 'metric', got {precondition!r}",
+            field="precondition",
+        )
+
+    config = sampler.config() | {
+        "chains": int(chains),
+        "init": init if isinstance(init, str) else "array",
+        "jitter": float(jitter),
+        "precondition": str(precondition),
+        "key": np.asarray(jax.random.key_data(key)).ravel().tolist(),
+        "dtype": str(model.prepared.obs_fluxcal.dtype),
+    }
+    fingerprint = model_fingerprint(model)
+    store = None
+    if checkpoint is not None:
+        exists = os.path.exists(checkpoint)
+        if exists and resume:
+            store = Checkpoint.load(checkpoint, fingerprint, config)
+        elif exists:
+            raise ConfigError(
+                "the checkpoint file exists: pass resume=True to continue it, or choose "
+                "another path (nothing is overwritten)",
+                file=checkpoint,
+                field="checkpoint",
+            )
+        elif resume:
+            raise ConfigError("no checkpoint to resume", file=checkpoint, field="resume")
+        else:
+            store = Checkpoint(checkpoint, fingerprint, config)
+    else:
+        store = Checkpoint(os.devnull, fingerprint, config)
+    save = store.save if checkpoint is not None else (lambda: None)
+
+    if store.init is None:
+        k_init, k_jitter = jax.random.split(jax.random.fold_in(key, _PHASE_INIT))
+        starts, center = initial_positions(model, k_init, chains, init, jitter)
+        target = whiten(model, center) if precondition else Identity(model)
+        start_metric = None
+        if precondition == "metric":
+            start_metric = np.asarray(laplace_variances(target))
+            target = Identity(model)
+        if starts.ndim == 1:
+            starts = _jittered(target, starts, k_jitter, chains, jitter)
+        store.init = np.asarray(_checked(model, starts))
+        store.precondition = _precondition_arrays(target)
+        if start_metric is not None:
+            store.precondition["metric"] = start_metric
+        save()
+    else:
+        target = _restore_target(model, store.precondition)
+    placement = Placement(devices, int(chains), target, model.prepared)
+    placed = placement.put_model(target)
+    bar = Progress(progress, sampler.name)
+    positions = placement.put_chains(jax.vmap(target.to_z)(jnp.asarray(store.init)))
+    metric = jnp.ones_like(positions)
+    if "metric" in store.precondition:
+        metric = jnp.broadcast_to(jnp.asarray(store.precondition["metric"]), positions.shape)
+    metric = placement.put_chains(metric)
+    how = (placement.chain_method(chain_method), placement.chain_mesh)
+
+    # ---------------------------------------------------------------- warm-up
+    warm_keys = placement.put_chains(_chain_keys(key, _PHASE_WARMUP, chains))
+    if store.phase == "warmup":
+        carry = _warmup_init(sampler, placed, positions, warm_keys, metric, how)
+        treedef = jax.tree_util.tree_structure(carry)
+        if store.carry is not None:
+            carry = _restore(treedef, carry, store.carry, placement)
+        t_phase = time.perf_counter() - store.seconds["warmup"]
+        if sampler.warmup_batched:
+            bar.start("warmup", store.done, sampler.num_warmup)
+            while store.done < sampler.num_warmup:
+                n = min(batch, sampler.num_warmup - store.done)
+                carry, stats = _warmup_batch(
+                    sampler, placed, carry, warm_keys, jnp.asarray(store.done), n, how
+                )
+                _append(store.warmup_stats, stats)
+                store.done += n
+                store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves(carry)]
+                store.seconds["warmup"] = time.perf_counter() - t_phase
+                save()
+                bar.update(
+                    store.done,
+                    sampler.num_warmup,
+                    float(np.mean(stats["step_size"][:, -1])),
+                    int(np.sum(store.warmup_stats["diverging"])),
+                )
+        elif sampler.num_warmup > 0:
+            bar.start("tuning", 0, 1)
+            carry = _tune(sampler, placed, carry, warm_keys, how)
+            store.seconds["warmup"] = time.perf_counter() - t_phase
+            bar.update(1, 1, float(np.mean(np.asarray(carry[1]["step_size"]))), 0)
+        else:
+            carry = jax.vmap(lambda c: (c, None))(carry)  # pragma: no cover
+        state, params = _final(sampler, carry)
+        store.phase, store.done = "sampling", 0
+        store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves((state, params))]
+        save()
+    else:
+        template = _warmup_init(sampler, placed, positions, warm_keys, metric, how)
+        if not sampler.warmup_batched:
+            template = _tune_template(sampler, placed, template, warm_keys, how)
+        template = jax.eval_shape(lambda c: _final(sampler, c), template)
+        treedef = jax.tree_util.tree_structure(template)
+        state, params = _restore(treedef, template, store.carry, placement)
+
+    # ---------------------------------------------------------------- sampling
+    sample_keys = placement.put_chains(_chain_keys(key, _PHASE_SAMPLING, chains))
+    t_phase = time.perf_counter() - store.seconds["sampling"]
+    bar.start("sampling", store.done, sampler.num_samples)
+    while store.done < sampler.num_samples:
+        n = min(batch, sampler.num_samples - store.done)
+        state, (draws, stats) = _sample_batch(
+            sampler, placed, state, params, sample_keys, jnp.asarray(store.done), n, how
+        )
+        draws = np.asarray(draws)
+        store.draws = draws if store.draws is None else np.concatenate([store.draws, draws], 1)
+        _append(store.stats, stats)
+        store.done += n
+        store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves((state, params))]
+        store.seconds["sampling"] = time.perf_counter() - t_phase
+        save()
+        bar.update(
+            store.done,
+            sampler.num_samples,
+            float(np.mean(np.asarray(params["step_size"]))),
+            int(np.sum(store.stats["diverging"])),
+        )
+
+    return Posterior.from_run(
+        model,
+        sampler,
+        store.draws,
+        store.stats,
+        params={k: np.asarray(v) for k, v in params.items()},
+        seconds=dict(store.seconds),
+        key=jax.random.fold_in(key, 3),
+        devices=placement.describe(),
+    )
+
+
+def _precondition_arrays(target) -> dict:
+    if isinstance(target, Identity):
+        return {}
+    return {
+        name: np.asarray(getattr(target, name))
+        for name in ("center", "chol", "gain", "hyper_chol", "index", "hyper_index")
+    }
+
+
+def _restore_target(model, arrays: dict):
+    if "center" not in arrays:
+        return Identity(model)
+    return Whitened(model, **{k: jnp.asarray(v) for k, v in arrays.items()})
+
+
+def _tune_template(sampler, target, carry, keys, how):
+    return jax.eval_shape(lambda c, k: _tune(sampler, target, c, k, how), carry, keys)
+
+
+def _append(target: dict, stats: dict) -> None:
+    for name, value in stats.items():
+        value = np.asarray(value)
+        target[name] = value if name not in target else np.concatenate([target[name], value], 1)
+
+
+def _restore(treedef, template, leaves, placement):
+    ref = jax.tree_util.tree_leaves(template)
+    if len(ref) != len(leaves) or any(
+        np.shape(a) != tuple(r.shape) or np.asarray(a).dtype != r.dtype for a, r in zip(leaves, ref)
+    ):
+        raise ConfigError(
+            "the checkpoint's sampler state does not match this sampler and model",
+            field="checkpoint",
+        )
+    restored = [jnp.asarray(a) if r.dtype != jax.dtypes.float0 else a for a, r in zip(leaves, ref)]
+    return placement.put_chains(jax.tree_util.tree_unflatten(treedef, restored))

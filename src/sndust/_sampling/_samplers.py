@@ -1,0 +1,412 @@
+"""Sampler classes: thin Equinox shells over BlackJAX kernels.
+
+Every sampler exposes the same per-chain pieces, which :mod:`._run` vmaps over chains,
+shards over devices, runs in checkpointed batches and turns into a :class:`Posterior`:
+
+- ``warmup_init(logdensity, position, key, metric) -> carry`` (``metric``: a starting
+  diagonal inverse mass matrix, see :mod:`._metric`)
+- ``warmup_batched``: whether warm-up runs step by step (``warmup_step``, checkpointable
+  after every batch: NUTS) or as one tuning call (``tune``: MCLMC's L and step size);
+- ``warmup_final(carry) -> (state, params)``: the tuned parameters (step size, inverse
+  mass matrix, L) are runtime arrays, so tuning never recompiles the sampling loop;
+- ``step(logdensity, state, params, key) -> (state, stats)`` with the per-draw statistics
+  named in ``stat_names`` (``lp`` always).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import ClassVar
+
+import blackjax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
+from blackjax.adaptation.mclmc_adaptation import MCLMCAdaptationState
+from blackjax.adaptation.step_size import dual_averaging_adaptation
+from blackjax.mcmc import adjusted_mclmc_dynamic, integrators, mclmc
+
+from .._errors import ConfigError
+
+__all__ = ["AbstractSampler", "NUTS", "MCLMC", "AdjustedMCLMC", "warmup_schedule"]
+
+
+class AbstractSampler(eqx.Module):
+    """Base class of the samplers; see :meth:`run` for the interface they share."""
+
+    num_warmup: eqx.AbstractVar[int]
+    num_samples: eqx.AbstractVar[int]
+    thin: eqx.AbstractVar[int]
+
+    name: ClassVar[str]
+    warmup_batched: ClassVar[bool]
+    stat_names: ClassVar[tuple[str, ...]]
+
+    def __check_init__(self):
+        for field in ("num_warmup", "num_samples", "thin"):
+            value = getattr(self, field)
+            low = 0 if field == "num_warmup" else 1
+            if not isinstance(value, int | np.integer) or value < low:
+                raise ConfigError(f"must be an integer ≥ {low}, got {value!r}", field=field)
+
+    def config(self) -> dict:
+        """The sampler's settings (what a checkpoint must match to be resumed)."""
+        return {"sampler": self.name} | {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+        }
+
+    @abc.abstractmethod
+    def warmup_init(self, logdensity, position, key, metric): ...
+
+    def warmup_step(self, logdensity, carry, key, index):
+        raise NotImplementedError
+
+    def tune(self, logdensity, carry, key):
+        raise NotImplementedError
+
+    def warmup_final(self, carry):
+        """``(state, params)`` after warm-up (``tune`` already returns them)."""
+        return carry
+
+    @abc.abstractmethod
+    def step(self, logdensity, state, params, key): ...
+
+    def run(self, model, key, **kwargs):
+        """Sample a :class:`sndust.HierarchicalModel`.
+
+        Args:
+            model: the model (any population, hierarchical or per-SN fit).
+            key: a JAX PRNG key; the same key gives the same draws (on CPU, bit for bit,
+                whatever the number of devices, batches or interruptions).
+            chains: number of chains (default 4), vmapped and spread over devices.
+            init: ``"map"`` (default: a short MAP run, then ``jitter`` per chain),
+                ``"prior"`` (each chain from its own prior draw), or an array of
+                unconstrained starts, ``(dim,)`` (jittered per chain) or
+                ``(chains, dim)``.
+            jitter: standard deviation of the per-chain jitter around a single start,
+                in Laplace standard deviations (default 0.5).
+            precondition: ``True`` (default): sample in Laplace-whitened coordinates
+                built at the start (see ``sndust/_sampling/_precondition.py``);
+                ``"metric"``: model coordinates, the Laplace variances as the starting
+                diagonal metric; ``False``: model coordinates, unit starting metric.
+            checkpoint: an HDF5 path written atomically after every batch.
+            resume: continue the run in ``checkpoint`` (``True``) or in the given path;
+                warm-up is not repeated, and the draws equal those of an uninterrupted
+                run.
+            batch: steps per batch (checkpoint and progress cadence; default 100).
+            progress: show a progress bar (default True; False for scripts).
+            devices: ``"chains"`` (default: chains spread over all local devices),
+                ``"sn"`` (the survey's SN axis sharded over devices, for surveys too
+                large for one), or an explicit list of devices for the chains.
+            chain_method: ``"auto"`` (sequential on CPU, vectorized on accelerators),
+                ``"vectorized"`` (vmap) or ``"sequential"`` chains within a device.
+
+        Returns:
+            a :class:`sndust.Posterior` (ArviZ InferenceData inside).
+        """
+        from ._run import run_sampler
+
+        return run_sampler(self, model, key, **kwargs)
+
+
+# ---------------------------------------------------------------------------- NUTS
+def warmup_schedule(num_steps: int, initial: int = 75, first_window: int = 25, final: int = 50):
+    """Stan's warm-up windows as an ``(num_steps, 2)`` int array of (slow, window_end).
+
+    A fast stretch adapting only the step size, then slow windows (mass matrix and step
+    size) doubling in length, the last one stretched to fill, then a final fast stretch.
+    Short warm-ups scale the three parts to 15% / 75% / 10%.
+    """
+    out = np.zeros((num_steps, 2), np.int32)
+    if num_steps < 20:
+        return out
+    if initial + first_window + final > num_steps:
+        initial, final = int(0.15 * num_steps), int(0.1 * num_steps)
+        first_window = num_steps - initial - final
+    end_slow = num_steps - final
+    start, size = initial, first_window
+    while start < end_slow:
+        if end_slow - (start + size) < 2 * size:  # the next window would not fit: stretch
+            size = end_slow - start
+        out[start : start + size, 0] = 1
+        out[start + size - 1, 1] = 1
+        start, size = start + size, 2 * size
+    return out
+
+
+class NUTS(AbstractSampler):
+    """No-U-Turn sampler (BlackJAX) with Stan's windowed warm-up per chain.
+
+    Args:
+        num_warmup: warm-up steps (step size by dual averaging; mass matrix from the
+            slow windows, see :func:`warmup_schedule`).
+        num_samples: draws kept per chain.
+        thin: kernel steps per kept draw.
+        mass: ``"diag"`` or ``"dense"`` inverse mass matrix.
+        target_accept: dual-averaging target acceptance rate.
+        max_tree_depth: maximum number of trajectory doublings.
+        initial_step_size: step size at the start of warm-up.
+    """
+
+    num_warmup: int = 1000
+    num_samples: int = 1000
+    thin: int = 1
+    mass: str = "diag"
+    target_accept: float = 0.8
+    max_tree_depth: int = 10
+    initial_step_size: float = 0.1
+
+    name: ClassVar[str] = "NUTS"
+    warmup_batched: ClassVar[bool] = True
+    stat_names: ClassVar[tuple[str, ...]] = (
+        "lp",
+        "diverging",
+        "acceptance_rate",
+        "n_steps",
+        "tree_depth",
+        "energy",
+        "step_size",
+    )
+
+    def __check_init__(self):
+        if self.mass not in ("diag", "dense"):
+            raise ConfigError(f"mass must be 'diag' or 'dense', got {self.mass!r}", field="mass")
+        if not 0 < self.target_accept < 1:
+            raise ConfigError("target_accept must be in (0, 1)", field="target_accept")
+
+    def _adaptation(self):
+        return (
+            dual_averaging_adaptation(self.target_accept),
+            mass_matrix_adaptation(self.mass == "diag"),
+        )
+
+    def _kernel(self):
+        return blackjax.nuts.build_kernel()
+
+    def warmup_init(self, logdensity, position, key, metric):
+        (da_init, _, _), (mm_init, _, _) = self._adaptation()
+        state = blackjax.nuts.init(position, logdensity)
+        mm = mm_init(position.shape[-1], metric if self.mass == "diag" else jnp.diag(metric))
+        da = da_init(jnp.asarray(self.initial_step_size, position.dtype))
+        return state, da, mm, mm.inverse_mass_matrix
+
+    def warmup_step(self, logdensity, carry, key, index):
+        (da_init, da_update, da_final), (_, mm_update, mm_final) = self._adaptation()
+        state, da, mm, imm = carry
+        schedule = jnp.asarray(warmup_schedule(self.num_warmup))
+        slow, window_end = schedule[index, 0] == 1, schedule[index, 1] == 1
+        step_size = jnp.exp(da.log_step_size)
+        state, info = self._kernel()(
+            key, state, logdensity, step_size, imm, max_num_doublings=self.max_tree_depth
+        )
+        da = da_update(da, info.acceptance_rate)
+        mm = jax.lax.cond(slow, lambda m: mm_update(m, state.position), lambda m: m, mm)
+
+        def close_window(args):
+            da, mm, imm = args
+            mm = mm_final(mm)
+            return da_init(da_final(da)), mm, mm.inverse_mass_matrix
+
+        da, mm, imm = jax.lax.cond(window_end, close_window, lambda a: a, (da, mm, imm))
+        stats = {"step_size": step_size, "diverging": info.is_divergent}
+        return (state, da, mm, imm), stats
+
+    def warmup_final(self, carry):
+        state, da, _, imm = carry
+        return state, {"step_size": jnp.exp(da.log_step_size_avg), "inverse_mass_matrix": imm}
+
+    def step(self, logdensity, state, params, key):
+        state, info = self._kernel()(
+            key,
+            state,
+            logdensity,
+            params["step_size"],
+            params["inverse_mass_matrix"],
+            max_num_doublings=self.max_tree_depth,
+        )
+        return state, {
+            "lp": state.logdensity,
+            "diverging": info.is_divergent,
+            "acceptance_rate": info.acceptance_rate,
+            "n_steps": info.num_integration_steps,
+            "tree_depth": info.num_trajectory_expansions,
+            "energy": info.energy,
+            "step_size": params["step_size"],
+        }
+
+
+# ---------------------------------------------------------------------------- MCLMC
+def _tuned(state, params):
+    """The chain state and BlackJAX's tuned MCLMC parameters as runtime arrays."""
+    dim = state.position.shape[-1]
+    imm = jnp.broadcast_to(jnp.asarray(params.inverse_mass_matrix), (dim,))
+    return state, {"L": params.L, "step_size": params.step_size, "inverse_mass_matrix": imm}
+
+
+def _initial_params(metric, step_fraction):
+    """BlackJAX's default starting L and step size (√d, fraction·√d, in preconditioned
+    units), with the Laplace metric as the starting preconditioner."""
+    dim = metric.shape[-1]
+    root = jnp.sqrt(jnp.asarray(dim, metric.dtype))
+    return MCLMCAdaptationState(root, step_fraction * root, inverse_mass_matrix=metric)
+
+
+class MCLMC(AbstractSampler):
+    """Microcanonical Langevin Monte Carlo (BlackJAX; Robnik+23), unadjusted.
+
+    Warm-up is BlackJAX's ``mclmc_find_L_and_step_size``: step size from the energy
+    error, diagonal preconditioning, then L from the chain's autocorrelation; the three
+    stages take 40/40/20% of ``num_warmup`` steps. Unadjusted: the bias is set by
+    ``desired_energy_var`` (energy-error variance per dimension).
+
+    Args:
+        num_warmup: tuning steps.
+        num_samples: draws kept per chain.
+        thin: integrator steps per kept draw.
+        diagonal_preconditioning: tune a diagonal preconditioner.
+        desired_energy_var: target energy-error variance per dimension.
+    """
+
+    num_warmup: int = 2000
+    num_samples: int = 2000
+    thin: int = 1
+    diagonal_preconditioning: bool = True
+    desired_energy_var: float = 5e-4
+
+    name: ClassVar[str] = "MCLMC"
+    warmup_batched: ClassVar[bool] = False
+    stat_names: ClassVar[tuple[str, ...]] = (
+        "lp",
+        "diverging",
+        "energy_change",
+        "n_steps",
+        "step_size",
+        "L",
+    )
+
+    def _kernel(self):
+        return mclmc.build_kernel(desired_energy_var=self.desired_energy_var)
+
+    def warmup_init(self, logdensity, position, key, metric):
+        return mclmc.init(position, logdensity, key), metric
+
+    def tune(self, logdensity, carry, key):
+        state, metric = carry
+        state, params, _ = blackjax.mclmc_find_L_and_step_size(
+            mclmc_kernel=self._kernel(),
+            num_steps=self.num_warmup,
+            state=state,
+            params=_initial_params(metric, 0.25),
+            rng_key=key,
+            logdensity_fn=logdensity,
+            frac_tune1=0.4,
+            frac_tune2=0.3,
+            frac_tune3=0.2,
+            desired_energy_var=self.desired_energy_var,
+            diagonal_preconditioning=self.diagonal_preconditioning,
+        )
+        return _tuned(state, params)
+
+    def step(self, logdensity, state, params, key):
+        state, info = self._kernel()(
+            key,
+            state,
+            logdensity,
+            params["inverse_mass_matrix"],
+            params["L"],
+            params["step_size"],
+        )
+        return state, {
+            "lp": state.logdensity,
+            "diverging": ~info.nonans,
+            "energy_change": info.energy_change,
+            "n_steps": jnp.asarray(1, jnp.int32),
+            "step_size": params["step_size"],
+            "L": params["L"],
+        }
+
+
+class AdjustedMCLMC(AbstractSampler):
+    """Metropolis-adjusted MCLMC (BlackJAX ``adjusted_mclmc_dynamic``; Robnik+25):
+    isokinetic trajectories of random length (mean L / step size) with an accept/reject
+    step, so it is asymptotically exact. Warm-up is BlackJAX's
+    ``adjusted_mclmc_find_L_and_step_size`` (dual averaging to ``target_accept``, diagonal
+    preconditioning), over ``num_warmup`` steps.
+
+    Args:
+        num_warmup: tuning steps.
+        num_samples: draws kept per chain.
+        thin: kernel steps per kept draw.
+        target_accept: target acceptance rate.
+        diagonal_preconditioning: tune a diagonal preconditioner.
+    """
+
+    num_warmup: int = 1000
+    num_samples: int = 1000
+    thin: int = 1
+    target_accept: float = 0.9
+    diagonal_preconditioning: bool = True
+
+    name: ClassVar[str] = "AdjustedMCLMC"
+    warmup_batched: ClassVar[bool] = False
+    stat_names: ClassVar[tuple[str, ...]] = (
+        "lp",
+        "diverging",
+        "acceptance_rate",
+        "n_steps",
+        "energy",
+        "step_size",
+        "L",
+    )
+
+    def __check_init__(self):
+        if not 0 < self.target_accept < 1:
+            raise ConfigError("target_accept must be in (0, 1)", field="target_accept")
+
+    def _kernel(self):
+        return adjusted_mclmc_dynamic.build_kernel(
+            integration_steps_fn=adjusted_mclmc_dynamic.make_random_trajectory_length_fn(True),
+            integrator=integrators.isokinetic_mclachlan,
+        )
+
+    def warmup_init(self, logdensity, position, key, metric):
+        state = adjusted_mclmc_dynamic.init(position, logdensity, jax.random.key_data(key))
+        return state, metric
+
+    def tune(self, logdensity, carry, key):
+        state, metric = carry
+        state, params, _ = blackjax.adjusted_mclmc_find_L_and_step_size(
+            mclmc_kernel=self._kernel(),
+            logdensity_fn=logdensity,
+            num_steps=self.num_warmup,
+            state=state,
+            params=_initial_params(metric, 0.2),
+            rng_key=key,
+            target=self.target_accept,
+            frac_tune1=0.5,
+            frac_tune2=0.5,
+            diagonal_preconditioning=self.diagonal_preconditioning,
+        )
+        return _tuned(state, params)
+
+    def step(self, logdensity, state, params, key):
+        state, info = self._kernel()(
+            key,
+            state,
+            logdensity,
+            params["step_size"],
+            inverse_mass_matrix=params["inverse_mass_matrix"],
+            integration_steps_params=(params["L"] / params["step_size"],),
+        )
+        return state, {
+            "lp": state.logdensity,
+            "diverging": info.is_divergent,
+            "acceptance_rate": info.acceptance_rate,
+            "n_steps": info.num_integration_steps,
+            "energy": info.energy,
+            "step_size": params["step_size"],
+            "L": params["L"],
+        }
