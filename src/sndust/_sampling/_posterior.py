@@ -250,7 +250,6 @@ class Posterior:
             idata = az.from_netcdf(os.fspath(path), engine="h5netcdf")
         except Exception as err:  # noqa: BLE001 (xarray/h5netcdf raise many kinds)
             raise DataError(f"not a readable posterior netCDF file: {err}", file=path) from None
-        idata.load() if hasattr(idata, "load") else None
         return cls(idata)
 
 

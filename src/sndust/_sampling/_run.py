@@ -373,5 +373,5 @@ def _restore(treedef, template, leaves, placement):
             "the checkpoint's sampler state does not match this sampler and model",
             field="checkpoint",
         )
-    restored = [jnp.asarray(a) if r.dtype != jax.dtypes.float0 else a for a, r in zip(leaves, ref)]
+    restored = [jnp.asarray(a) for a in leaves]
     return placement.put_chains(jax.tree_util.tree_unflatten(treedef, restored))
