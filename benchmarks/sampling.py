@@ -8,7 +8,13 @@ divided by the wall time of the whole run (start-up, MAP, warm-up and sampling, 
 compilation, since that is what a user waits for); the sampling-only rate is also given.
 
     python benchmarks/sampling.py [--n-sn 5] [--bayesn-warmup 500] [--bayesn-samples 500]
+                                  [--samplers nuts,mclmc,adjusted_mclmc] [--chains 4]
+                                  [--warmup W --samples S] [--precondition metric]
+                                  [--mass diag|block|dense] [--progress]
                                   [--skip-bayesn] [--json]
+
+``--warmup``/``--samples`` replace every chosen sampler's defaults (NUTS 500/500, MCLMC
+2000/4000, AdjustedMCLMC 1000/1000).
 
 With ``--json`` the last line is a JSON object with ``bayesn_min_ess_per_s``,
 ``<sampler>_min_ess_per_s`` for each sampler and ``best_speedup_vs_bayesn``.
@@ -43,19 +49,34 @@ def simulate(n_sn, seed):
     return sed, survey
 
 
-def run_sndust(sed, survey, which):
+DEFAULTS = {"nuts": (500, 500), "mclmc": (2000, 4000), "adjusted_mclmc": (1000, 1000)}
+
+
+def run_sndust(
+    sed,
+    survey,
+    which,
+    chains=4,
+    warmup=None,
+    samples=None,
+    precondition="metric",
+    progress=False,
+    mass="diag",
+):
     import jax
 
     import sndust as sd
 
-    samplers = {
-        "nuts": sd.NUTS(num_warmup=500, num_samples=500),
-        "mclmc": sd.MCLMC(num_warmup=2000, num_samples=4000),
-        "adjusted_mclmc": sd.AdjustedMCLMC(num_warmup=1000, num_samples=1000),
-    }
+    cls = {"nuts": sd.NUTS, "mclmc": sd.MCLMC, "adjusted_mclmc": sd.AdjustedMCLMC}[which]
+    w, n = DEFAULTS[which]
+    options = {"mass": mass} if which == "nuts" else {}
+    sampler = cls(num_warmup=warmup or w, num_samples=samples or n, **options)
+    precondition = {"True": True, "False": False}.get(precondition, precondition)
     t0 = time.perf_counter()
     model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
-    post = samplers[which].run(model, jax.random.key(1), chains=4, progress=False)
+    post = sampler.run(
+        model, jax.random.key(1), chains=chains, progress=progress, precondition=precondition
+    )
     wall = time.perf_counter() - t0
     ess = {n: post.min_ess([n]) for n in NAMES}
     rhat = post.summary()["r_hat"].to_dict()
@@ -63,6 +84,10 @@ def run_sndust(sed, survey, which):
     return {
         "wall_s": wall,
         "sampling_s": sampling,
+        "warmup_s": post.posterior.attrs.get("warmup_seconds"),
+        "draws": int(post.posterior.sizes["chain"] * post.posterior.sizes["draw"]),
+        "mean_n_steps": float(post.sample_stats["n_steps"].mean()),
+        "device": str(jax.devices()[0]),
         "ess_bulk": ess,
         "rhat": rhat,
         "min_ess": min(ess.values()),
@@ -94,6 +119,12 @@ def main():
     parser.add_argument("--bayesn-warmup", type=int, default=500)
     parser.add_argument("--bayesn-samples", type=int, default=500)
     parser.add_argument("--samplers", default="nuts,mclmc,adjusted_mclmc")
+    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument("--warmup", type=int)
+    parser.add_argument("--samples", type=int)
+    parser.add_argument("--precondition", default="metric", choices=["True", "metric", "False"])
+    parser.add_argument("--mass", default="diag", choices=["diag", "block", "dense"])
+    parser.add_argument("--progress", action="store_true", help="progress bars on stderr")
     parser.add_argument("--skip-bayesn", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -108,7 +139,17 @@ def main():
         "date": time.strftime("%Y-%m-%d"),
     }
     for which in args.samplers.split(","):
-        r = run_sndust(sed, survey, which)
+        r = run_sndust(
+            sed,
+            survey,
+            which,
+            args.chains,
+            args.warmup,
+            args.samples,
+            args.precondition,
+            args.progress,
+            args.mass,
+        )
         result[which] = r
         result[f"{which}_min_ess_per_s"] = r["min_ess_per_s"]
         print(f"{which}: min ESS {r['min_ess']:.0f} in {r['wall_s']:.1f} s", file=sys.stderr)

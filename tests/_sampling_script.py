@@ -18,6 +18,13 @@ import sndust as sd  # noqa: E402
 
 SMALL = dict(mu_R=2.7, sigma_R=0.5, tau_A=0.3, sigma0=0.1)
 
+#: short runs of every sampler (interface tests, checkpoints)
+TINY = {
+    "NUTS": sd.NUTS(num_warmup=60, num_samples=40, max_tree_depth=6),
+    "MCLMC": sd.MCLMC(num_warmup=200, num_samples=100),
+    "AdjustedMCLMC": sd.AdjustedMCLMC(num_warmup=150, num_samples=60),
+}
+
 
 def small_model(n_sn: int = 4):
     """The small hierarchical problem shared with tests/test_sampling.py."""

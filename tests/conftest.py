@@ -3,8 +3,10 @@ asks for float32 explicitly; this is set here, once, never by importing sndust."
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -36,13 +38,30 @@ def bayesn_reference(foundation_dir) -> Path:
         return Path(preset)
     digest = hashlib.sha1(SCRIPT.read_bytes()).hexdigest()[:12]
     out = Path(__file__).parent / ".cache" / f"bayesn_ref_{digest}"
-    if not all((out / f"{m}.npz").is_file() for m in MODELS):
-        proc = subprocess.run(
-            [sys.executable, str(SCRIPT), str(out), str(foundation_dir), "--models", *MODELS],
-            capture_output=True,
-            text=True,
-            timeout=1200,
-        )
-        if proc.returncode != 0:
-            pytest.fail(f"bayesn reference generation failed:\n{proc.stderr[-4000:]}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers share the cache: one generates (into a temporary directory,
+    # renamed when complete), the others wait on the lock and reuse it
+    with open(out.parent / f"{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not all((out / f"{m}.npz").is_file() for m in MODELS):
+            tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            proc = subprocess.run(
+                [sys.executable, str(SCRIPT), str(tmp), str(foundation_dir), "--models", *MODELS],
+                capture_output=True,
+                text=True,
+                timeout=1200,
+            )
+            if proc.returncode != 0:
+                pytest.fail(f"bayesn reference generation failed:\n{proc.stderr[-4000:]}")
+            shutil.rmtree(out, ignore_errors=True)
+            os.replace(tmp, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def small():
+    """The 4-SN hierarchical problem shared by the sampling tests: ``(model, truth)``."""
+    from _sampling_script import small_model
+
+    return small_model()

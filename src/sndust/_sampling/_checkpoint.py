@@ -61,7 +61,8 @@ class Checkpoint:
     Attributes:
         path: the HDF5 file.
         init: starting points ``(chains, dim)``.
-        precondition: the arrays of the whitening map (see ``_precondition``).
+        precondition: the arrays of the whitening map (see ``_precondition``) and of the
+            starting metric (``metric_*``, see ``_metric``).
         phase: ``"warmup"`` or ``"sampling"``.
         done: steps done in that phase.
         carry: flat list of the sampler carry's arrays (chain axis first), or None.

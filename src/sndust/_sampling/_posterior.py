@@ -34,7 +34,7 @@ class Posterior:
     """The result of a sampler run (wraps :class:`arviz.InferenceData` as ``.idata``;
     its groups are also attributes: ``post.posterior["tau_A"]``)."""
 
-    def __init__(self, idata: az.InferenceData):
+    def __init__(self, idata):  # an az.InferenceData (its alias trips beartype)
         if not isinstance(idata, az.InferenceData) or "posterior" not in idata.groups():
             raise DataError("a Posterior needs an InferenceData with a posterior group")
         self.idata = idata

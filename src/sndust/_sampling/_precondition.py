@@ -69,13 +69,6 @@ class Whitened(eqx.Module):
         return self.model.logdensity(self.to_x(z))
 
 
-def laplace_variances(w: Whitened):
-    """Marginal variances of the Laplace approximation behind ``w`` (diagonal of A Aᵀ)."""
-    z = jnp.zeros_like(w.center)
-    A = jax.jacfwd(w.to_x)(z)
-    return jnp.sum(A**2, axis=1)
-
-
 class Identity(eqx.Module):
     """No change of variables (``precondition=False``)."""
 

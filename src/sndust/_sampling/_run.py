@@ -18,9 +18,11 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from .._errors import ConfigError, ModelError
+from .._inference._blocks import per_sn_index
 from ._checkpoint import Checkpoint, model_fingerprint
 from ._devices import Placement
-from ._precondition import Identity, Whitened, laplace_variances, whiten
+from ._metric import BlockMetric, block_metric
+from ._precondition import Identity, Whitened, whiten
 from ._progress import Progress
 
 __all__ = ["run_sampler", "initial_positions"]
@@ -59,10 +61,11 @@ def _over_chains(f, shared, chain_args, how):
 
 @eqx.filter_jit
 def _warmup_init(sampler, target, positions, keys, metric, how):
-    def f(t, x, k, m):
+    def f(shared, x, k):
+        t, m = shared
         return sampler.warmup_init(t.logdensity, x, k, m)
 
-    return _over_chains(f, target, (positions, keys, metric), how)
+    return _over_chains(f, (target, metric), (positions, keys), how)
 
 
 @eqx.filter_jit
@@ -182,7 +185,7 @@ def run_sampler(
     batch: int = 100,
     progress: bool = True,
     devices="chains",
-    precondition: bool | str = True,
+    precondition: bool | str = "metric",
     chain_method: str = "auto",
 ):
     from ._posterior import Posterior
@@ -236,27 +239,30 @@ def run_sampler(
         k_init, k_jitter = jax.random.split(jax.random.fold_in(key, _PHASE_INIT))
         starts, center = initial_positions(model, k_init, chains, init, jitter)
         target = whiten(model, center) if precondition else Identity(model)
-        start_metric = None
-        if precondition == "metric":
-            start_metric = np.asarray(laplace_variances(target))
-            target = Identity(model)
         if starts.ndim == 1:
             starts = _jittered(target, starts, k_jitter, chains, jitter)
+        metric = _unit_metric(model)
+        if precondition == "metric":
+            metric = _laplace_metric(target)
+            target = Identity(model)
         store.init = np.asarray(_checked(model, starts))
-        store.precondition = _precondition_arrays(target)
-        if start_metric is not None:
-            store.precondition["metric"] = start_metric
+        store.precondition = _precondition_arrays(target) | {
+            "metric_" + name: np.asarray(getattr(metric, name))
+            for name in ("chol", "hyper_var", "index", "hyper_index")
+        }
         save()
     else:
         target = _restore_target(model, store.precondition)
+    metric = BlockMetric(
+        **{
+            name: jnp.asarray(store.precondition["metric_" + name])
+            for name in ("chol", "hyper_var", "index", "hyper_index")
+        }
+    )
     placement = Placement(devices, int(chains), target, model.prepared)
     placed = placement.put_model(target)
     bar = Progress(progress, sampler.name)
     positions = placement.put_chains(jax.vmap(target.to_z)(jnp.asarray(store.init)))
-    metric = jnp.ones_like(positions)
-    if "metric" in store.precondition:
-        metric = jnp.broadcast_to(jnp.asarray(store.precondition["metric"]), positions.shape)
-    metric = placement.put_chains(metric)
     how = (placement.chain_method(chain_method), placement.chain_mesh)
 
     # ---------------------------------------------------------------- warm-up
@@ -339,19 +345,38 @@ def run_sampler(
     )
 
 
+_WHITENED = ("center", "chol", "gain", "hyper_chol", "index", "hyper_index")
+
+
 def _precondition_arrays(target) -> dict:
     if isinstance(target, Identity):
         return {}
-    return {
-        name: np.asarray(getattr(target, name))
-        for name in ("center", "chol", "gain", "hyper_chol", "index", "hyper_index")
-    }
+    return {name: np.asarray(getattr(target, name)) for name in _WHITENED}
 
 
 def _restore_target(model, arrays: dict):
     if "center" not in arrays:
         return Identity(model)
-    return Whitened(model, **{k: jnp.asarray(v) for k, v in arrays.items()})
+    return Whitened(model, **{k: jnp.asarray(arrays[k]) for k in _WHITENED})
+
+
+def _unit_metric(model) -> BlockMetric:
+    """The identity as a block metric over the model's per-SN blocks."""
+    index = per_sn_index(model)
+    hyper_index = np.setdiff1d(np.arange(model.dim), index.ravel())
+    dtype = model.prepared.obs_fluxcal.dtype
+    eye = np.broadcast_to(np.eye(index.shape[1], dtype=dtype), (*index.shape, index.shape[1]))
+    ones = jnp.ones(hyper_index.size, dtype)
+    return BlockMetric(jnp.asarray(eye), ones, jnp.asarray(index), jnp.asarray(hyper_index))
+
+
+def _laplace_metric(w: Whitened) -> BlockMetric:
+    """The Laplace covariance behind ``w`` as a block metric: each SN's marginal block
+    ``L_i L_iᵀ + G_i R Rᵀ G_iᵀ`` and the hyperparameters' marginal variances; the
+    couplings between SNe and hyperparameters are dropped."""
+    GR = jnp.einsum("sij,jk->sik", w.gain, w.hyper_chol)
+    cov = jnp.einsum("sij,skj->sik", w.chol, w.chol) + jnp.einsum("sij,skj->sik", GR, GR)
+    return block_metric(cov, jnp.sum(w.hyper_chol**2, axis=1), w.index, w.hyper_index)
 
 
 def _tune_template(sampler, target, carry, keys, how):

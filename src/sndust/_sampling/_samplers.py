@@ -3,8 +3,9 @@
 Every sampler exposes the same per-chain pieces, which :mod:`._run` vmaps over chains,
 shards over devices, runs in checkpointed batches and turns into a :class:`Posterior`:
 
-- ``warmup_init(logdensity, position, key, metric) -> carry`` (``metric``: a starting
-  diagonal inverse mass matrix, see :mod:`._metric`)
+- ``warmup_init(logdensity, position, key, metric) -> carry`` (``metric``: the starting
+  inverse mass matrix as a :class:`~._metric.BlockMetric`, shared by all chains; diagonal
+  samplers take its diagonal)
 - ``warmup_batched``: whether warm-up runs step by step (``warmup_step``, checkpointable
   after every batch: NUTS) or as one tuning call (``tune``: MCLMC's L and step size);
 - ``warmup_final(carry) -> (state, params)``: the tuned parameters (step size, inverse
@@ -30,6 +31,7 @@ from blackjax.adaptation.step_size import dual_averaging_adaptation
 from blackjax.mcmc import adjusted_mclmc_dynamic, integrators, mclmc
 
 from .._errors import ConfigError
+from ._metric import BlockMetric, BlockWelford
 
 __all__ = ["AbstractSampler", "NUTS", "MCLMC", "AdjustedMCLMC", "warmup_schedule"]
 
@@ -88,10 +90,12 @@ class AbstractSampler(eqx.Module):
                 ``(chains, dim)``.
             jitter: standard deviation of the per-chain jitter around a single start,
                 in Laplace standard deviations (default 0.5).
-            precondition: ``True`` (default): sample in Laplace-whitened coordinates
-                built at the start (see ``sndust/_sampling/_precondition.py``);
-                ``"metric"``: model coordinates, the Laplace variances as the starting
-                diagonal metric; ``False``: model coordinates, unit starting metric.
+            precondition: ``"metric"`` (default): model coordinates, the Laplace
+                approximation at the start as the starting metric (its variances; its
+                per-SN blocks for ``NUTS(mass="block")``); ``True``: sample in
+                Laplace-whitened coordinates built at the start (see
+                ``sndust/_sampling/_precondition.py``); ``False``: model coordinates,
+                unit starting metric.
             checkpoint: an HDF5 path written atomically after every batch.
             resume: continue the run in ``checkpoint`` (``True``) or in the given path;
                 warm-up is not repeated, and the draws equal those of an uninterrupted
@@ -145,7 +149,9 @@ class NUTS(AbstractSampler):
             slow windows, see :func:`warmup_schedule`).
         num_samples: draws kept per chain.
         thin: kernel steps per kept draw.
-        mass: ``"diag"`` or ``"dense"`` inverse mass matrix.
+        mass: ``"diag"`` (default), ``"dense"`` or ``"block"`` (a dense block per SN
+            and a diagonal for the hyperparameters, see :mod:`sndust._sampling._metric`)
+            inverse mass matrix.
         target_accept: dual-averaging target acceptance rate.
         max_tree_depth: maximum number of trajectory doublings.
         initial_step_size: step size at the start of warm-up.
@@ -172,43 +178,67 @@ class NUTS(AbstractSampler):
     )
 
     def __check_init__(self):
-        if self.mass not in ("diag", "dense"):
-            raise ConfigError(f"mass must be 'diag' or 'dense', got {self.mass!r}", field="mass")
+        if self.mass not in ("block", "diag", "dense"):
+            raise ConfigError(
+                f"mass must be 'block', 'diag' or 'dense', got {self.mass!r}", field="mass"
+            )
         if not 0 < self.target_accept < 1:
             raise ConfigError("target_accept must be in (0, 1)", field="target_accept")
 
     def _adaptation(self):
-        return (
-            dual_averaging_adaptation(self.target_accept),
-            mass_matrix_adaptation(self.mass == "diag"),
+        return dual_averaging_adaptation(self.target_accept)
+
+    def _mass_init(self, position, metric: BlockMetric):
+        """(Welford state, inverse mass matrix) at the start of warm-up."""
+        if self.mass == "block":
+            return BlockWelford.empty(metric), metric
+        mm_init, _, _ = mass_matrix_adaptation(self.mass == "diag")
+        diag = metric.diagonal()
+        mm = mm_init(position.shape[-1], diag if self.mass == "diag" else jnp.diag(diag))
+        return mm, mm.inverse_mass_matrix
+
+    def _mass_update(self, mm, imm, position):
+        if self.mass == "block":
+            return mm.update(imm, position)
+        return mass_matrix_adaptation(self.mass == "diag")[1](mm, position)
+
+    def _mass_final(self, mm, imm):
+        """The window's estimate, and a fresh accumulator for the next window."""
+        if self.mass == "block":
+            new = mm.metric(imm)
+            return BlockWelford.empty(new), new
+        mm = mass_matrix_adaptation(self.mass == "diag")[2](mm)
+        return mm, mm.inverse_mass_matrix
+
+    def _step(self, key, state, logdensity, step_size, imm):
+        metric = imm.blackjax() if isinstance(imm, BlockMetric) else imm
+        return blackjax.nuts.build_kernel()(
+            key, state, logdensity, step_size, metric, max_num_doublings=self.max_tree_depth
         )
 
-    def _kernel(self):
-        return blackjax.nuts.build_kernel()
-
     def warmup_init(self, logdensity, position, key, metric):
-        (da_init, _, _), (mm_init, _, _) = self._adaptation()
+        da_init, _, _ = self._adaptation()
         state = blackjax.nuts.init(position, logdensity)
-        mm = mm_init(position.shape[-1], metric if self.mass == "diag" else jnp.diag(metric))
+        mm, imm = self._mass_init(position, metric)
         da = da_init(jnp.asarray(self.initial_step_size, position.dtype))
-        return state, da, mm, mm.inverse_mass_matrix
+        return state, da, mm, imm
 
     def warmup_step(self, logdensity, carry, key, index):
-        (da_init, da_update, da_final), (_, mm_update, mm_final) = self._adaptation()
+        da_init, da_update, da_final = self._adaptation()
         state, da, mm, imm = carry
         schedule = jnp.asarray(warmup_schedule(self.num_warmup))
         slow, window_end = schedule[index, 0] == 1, schedule[index, 1] == 1
         step_size = jnp.exp(da.log_step_size)
-        state, info = self._kernel()(
-            key, state, logdensity, step_size, imm, max_num_doublings=self.max_tree_depth
-        )
+        state, info = self._step(key, state, logdensity, step_size, imm)
         da = da_update(da, info.acceptance_rate)
-        mm = jax.lax.cond(slow, lambda m: mm_update(m, state.position), lambda m: m, mm)
+        mm = jax.lax.cond(
+            slow, lambda m: self._mass_update(m, imm, state.position), lambda m: m, mm
+        )
 
         def close_window(args):
             da, mm, imm = args
-            mm = mm_final(mm)
-            return da_init(da_final(da)), mm, mm.inverse_mass_matrix
+            mm, imm = self._mass_final(mm, imm)
+            return da_init(da_final(da)), mm, imm
 
         da, mm, imm = jax.lax.cond(window_end, close_window, lambda a: a, (da, mm, imm))
         stats = {"step_size": step_size, "diverging": info.is_divergent}
@@ -219,13 +249,8 @@ class NUTS(AbstractSampler):
         return state, {"step_size": jnp.exp(da.log_step_size_avg), "inverse_mass_matrix": imm}
 
     def step(self, logdensity, state, params, key):
-        state, info = self._kernel()(
-            key,
-            state,
-            logdensity,
-            params["step_size"],
-            params["inverse_mass_matrix"],
-            max_num_doublings=self.max_tree_depth,
+        state, info = self._step(
+            key, state, logdensity, params["step_size"], params["inverse_mass_matrix"]
         )
         return state, {
             "lp": state.logdensity,
@@ -248,7 +273,7 @@ def _tuned(state, params):
 
 def _initial_params(metric, step_fraction):
     """BlackJAX's default starting L and step size (√d, fraction·√d, in preconditioned
-    units), with the Laplace metric as the starting preconditioner."""
+    units), with the starting metric's diagonal as the starting preconditioner."""
     dim = metric.shape[-1]
     root = jnp.sqrt(jnp.asarray(dim, metric.dtype))
     return MCLMCAdaptationState(root, step_fraction * root, inverse_mass_matrix=metric)
@@ -291,7 +316,7 @@ class MCLMC(AbstractSampler):
         return mclmc.build_kernel(desired_energy_var=self.desired_energy_var)
 
     def warmup_init(self, logdensity, position, key, metric):
-        return mclmc.init(position, logdensity, key), metric
+        return mclmc.init(position, logdensity, key), metric.diagonal()
 
     def tune(self, logdensity, carry, key):
         state, metric = carry
@@ -374,7 +399,7 @@ class AdjustedMCLMC(AbstractSampler):
 
     def warmup_init(self, logdensity, position, key, metric):
         state = adjusted_mclmc_dynamic.init(position, logdensity, jax.random.key_data(key))
-        return state, metric
+        return state, metric.diagonal()
 
     def tune(self, logdensity, carry, key):
         state, metric = carry
