@@ -1,0 +1,230 @@
+"""The ``sndust`` command.
+
+    sndust demo [--n-sn 100] [--chains 2] [--warmup 200] [--samples 200] [--out DIR]
+    sndust summarize RUN.nc
+
+``demo`` is the whole method on a survey with known answers: it simulates SNe from the
+BayeSN T21 model under one dust population with chosen hyperparameters, finds the joint
+MAP, samples the posterior with NUTS (chains spread over the CPU cores, checkpointed so an
+interrupted demo resumes with ``--resume``), prints truth against posterior, and writes
+the posterior (netCDF), the per-SN distances (SNANA FITRES) and two plots to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+TRUTH = {"mu_R": 2.7, "sigma_R": 0.5, "tau_A": 0.3, "sigma0": 0.1}
+
+
+def _flags_for_cores(chains: int) -> str | None:
+    """XLA_FLAGS giving each chain a CPU core (fake host devices), or None when they are
+    set already or there is nothing to spread."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    n = min(chains, os.cpu_count() or 1)
+    if "xla_force_host_platform_device_count" in flags or n < 2 or chains % n:
+        return None
+    return f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
+def _fail(message: str) -> int:
+    print(f"sndust: error: {message}", file=sys.stderr)
+    return 2
+
+
+def recovery_table(post, truth: dict) -> list[dict]:
+    """Truth against posterior for each hyperparameter."""
+    table = post.summary(hdi_prob=0.95)
+    rows = []
+    for name in post.hyper_names:
+        r = table.loc[name]
+        rows.append(
+            {
+                "name": name,
+                "truth": float(truth[name]),
+                "mean": float(r["mean"]),
+                "sd": float(r["sd"]),
+                "low": float(r["hdi_2.5%"]),
+                "high": float(r["hdi_97.5%"]),
+                "inside": bool(r["hdi_2.5%"] <= truth[name] <= r["hdi_97.5%"]),
+                "r_hat": float(r["r_hat"]),
+                "ess_bulk": float(r["ess_bulk"]),
+            }
+        )
+    return rows
+
+
+def per_sn_coverage(post, truth: dict, names=("A_V", "theta", "D")) -> dict:
+    """Fraction of SNe whose true value lies inside its central 95% posterior interval."""
+    import numpy as np
+
+    out = {}
+    for name in names:
+        draws = post.posterior[name].values.reshape(-1, post.posterior.sizes["sn"])
+        low, high = np.percentile(draws, [2.5, 97.5], axis=0)
+        true = np.asarray(truth[name])
+        out[name] = float(np.mean((low <= true) & (true <= high)))
+    return out
+
+
+def _plots(post, truth, rows, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    paths = []
+    fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 2.8))
+    for ax, row in zip(np.atleast_1d(axes), rows):
+        draws = post.posterior[row["name"]].values.ravel()
+        ax.hist(draws, bins=40, color="0.6", density=True)
+        ax.axvline(row["truth"], color="C3", label="truth")
+        ax.axvspan(row["low"], row["high"], color="C0", alpha=0.15, label="95% HDI")
+        ax.set_xlabel(row["name"])
+        ax.set_yticks([])
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    fig.suptitle("population hyperparameters: posterior vs truth")
+    fig.tight_layout()
+    paths.append(out / "hyperparameters.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    table = post.distance_table()
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    z = np.asarray(post.idata.constant_data["z_cmb"].values)
+    ax.errorbar(z, table["MURES"], yerr=table["MUERR"], fmt="o", ms=3, color="0.3")
+    ax.axhline(0.0, color="C3", lw=1)
+    ax.set_xlabel("z (CMB)")
+    ax.set_ylabel("μ − μ̂(z) [mag]")
+    ax.set_title("Hubble residuals (posterior mean ± sd)")
+    fig.tight_layout()
+    paths.append(out / "hubble_residuals.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths
+
+
+def demo(args) -> int:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import sndust as sd
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "demo.h5"
+    if checkpoint.exists() and not args.resume:
+        return _fail(f"{checkpoint} exists: pass --resume to continue that run, or --out DIR")
+    t_start = time.perf_counter()
+    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
+
+    sed = sd.BayeSNModel.load("T21")
+    key = jax.random.key(args.seed)
+    k_sim, k_map, k_run = jax.random.split(key, 3)
+    survey, truth = sd.simulate_survey(
+        k_sim, sed, sd.SinglePopulation(), n_sn=args.n_sn, hyper=TRUTH
+    )
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    say(
+        f"simulated {model.n_sn} SNe (T21, PS1 griz, SinglePopulation: "
+        + ", ".join(f"{k} = {v}" for k, v in TRUTH.items())
+        + f"); {model.dim} parameters; devices: {len(jax.devices())} × "
+        f"{jax.devices()[0].platform}"
+    )
+
+    if args.resume and checkpoint.exists():
+        start = jax.numpy.zeros(model.dim)  # unused: the checkpoint holds the starts
+    else:
+        t0 = time.perf_counter()
+        start = sd.MAP(steps=300).run(model, k_map).position
+        mode = model.constrain(start)
+        say(
+            f"MAP ({time.perf_counter() - t0:.1f} s): "
+            + ", ".join(f"{k} = {float(mode[k]):.3f}" for k in TRUTH)
+        )
+
+    sampler = sd.NUTS(num_warmup=args.warmup, num_samples=args.samples)
+    post = sampler.run(
+        model,
+        k_run,
+        chains=args.chains,
+        init=start,
+        checkpoint=checkpoint,
+        resume=args.resume,
+        progress=not args.quiet,
+    )
+    rows = recovery_table(post, truth)
+    say("")
+    say(f"{'':8s}{'truth':>7s}{'posterior':>17s}{'95% HDI':>18s}{'R-hat':>7s}{'ESS':>7s}")
+    for r in rows:
+        say(
+            f"{r['name']:8s}{r['truth']:7.3f}{r['mean']:9.3f} ± {r['sd']:5.3f}"
+            f"   [{r['low']:6.3f}, {r['high']:6.3f}]{r['r_hat']:7.3f}{r['ess_bulk']:7.0f}"
+            f"  {'ok' if r['inside'] else 'OUTSIDE'}"
+        )
+    coverage = per_sn_coverage(post, truth)
+    say(
+        "per-SN truths inside their 95% intervals: "
+        + ", ".join(f"{k} {100 * v:.0f}%" for k, v in coverage.items())
+        + f"; divergences {post.divergences}"
+    )
+    post.to_netcdf(out / "demo.nc")
+    post.to_fitres(out / "distances.FITRES")
+    written = [out / "demo.nc", out / "distances.FITRES", *_plots(post, truth, rows, out)]
+    say("wrote " + ", ".join(str(p) for p in written))
+    say(f"total {time.perf_counter() - t_start:.0f} s")
+    return 0
+
+
+def summarize(args) -> int:
+    import sndust as sd
+
+    path = Path(args.run)
+    if not path.is_file():
+        return _fail(f"{path}: no such file")
+    try:
+        post = sd.Posterior.from_netcdf(path)
+    except sd.SndustError as err:
+        return _fail(str(err))
+    except (OSError, ValueError) as err:
+        return _fail(f"{path}: not a sndust posterior file ({err})")
+    print(post.report())
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="sndust", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("demo", help="simulate a survey, fit it, compare with the truth")
+    p.add_argument("--n-sn", type=int, default=100, help="SNe to simulate (default 100)")
+    p.add_argument("--chains", type=int, default=2, help="NUTS chains (default 2)")
+    p.add_argument("--warmup", type=int, default=200, help="warm-up steps per chain")
+    p.add_argument("--samples", type=int, default=200, help="draws per chain")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default="sndust-demo", help="output folder (default sndust-demo)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted demo")
+    p.add_argument("--quiet", action="store_true", help="no progress or tables")
+    p.set_defaults(handler=demo)
+    p = sub.add_parser("summarize", help="print the summary of a posterior netCDF file")
+    p.add_argument("run", help="a file written by Posterior.to_netcdf (e.g. demo.nc)")
+    p.set_defaults(handler=summarize)
+    args = parser.parse_args(argv)
+    for name in ("n_sn", "chains", "warmup", "samples"):
+        low = 0 if name == "warmup" else (2 if name == "n_sn" else 1)
+        if getattr(args, name, low) < low:
+            return _fail(f"--{name.replace('_', '-')} must be at least {low}")
+    if argv is None and args.command == "demo" and (flags := _flags_for_cores(args.chains)):
+        # a command-line run: JAX read XLA_FLAGS when sndust's import started it, so start
+        # afresh with them (programmatic calls, main([...]), keep the process's devices)
+        command = [sys.executable, "-m", "sndust", *sys.argv[1:]]
+        os.execve(sys.executable, command, {**os.environ, "XLA_FLAGS": flags})
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""The ``sndust`` command: the demo end to end (small settings), resume, summarize, errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import sndust as sd
+
+SMALL = ["--n-sn", "6", "--chains", "2", "--warmup", "40", "--samples", "30", "--seed", "3"]
+
+
+def sndust(*args, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "sndust", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    proc = sndust("demo", *SMALL, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out, proc
+
+
+def test_demo_prints_truth_against_posterior_and_writes_its_files(demo_run):
+    out, proc = demo_run
+    lines = proc.stdout.splitlines()
+    assert any(line.startswith("simulated 6 SNe") for line in lines), proc.stdout
+    assert "2 × cpu" in proc.stdout  # one chain per core
+    for name, truth in (("mu_R", 2.7), ("sigma_R", 0.5), ("tau_A", 0.3), ("sigma0", 0.1)):
+        row = next(line for line in lines if line.startswith(name))
+        assert float(row.split()[1]) == pytest.approx(truth)
+    assert "per-SN truths inside their 95% intervals" in proc.stdout
+    post = sd.Posterior.from_netcdf(out / "demo.nc")
+    assert post.posterior.sizes["chain"] == 2 and post.posterior.sizes["draw"] == 30
+    assert post.posterior.sizes["sn"] == 6
+    table = sd.read_fitres(out / "distances.FITRES")
+    assert len(table) == 6 and np.all(np.isfinite(table["MU"]))
+    for png in ("hyperparameters.png", "hubble_residuals.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_refuses_to_overwrite_and_resumes_to_the_same_draws(demo_run):
+    out, _ = demo_run
+    before = sd.Posterior.from_netcdf(out / "demo.nc").posterior["tau_A"].values
+    proc = sndust("demo", *SMALL, "--out", str(out), "--quiet")
+    assert proc.returncode == 2
+    assert "demo.h5 exists" in proc.stderr and "--resume" in proc.stderr
+    proc = sndust("demo", *SMALL, "--out", str(out), "--quiet", "--resume")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    after = sd.Posterior.from_netcdf(out / "demo.nc").posterior["tau_A"].values
+    np.testing.assert_array_equal(after, before)
+
+
+def test_summarize_prints_the_report(demo_run, tmp_path):
+    out, _ = demo_run
+    proc = sndust("summarize", str(out / "demo.nc"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "NUTS" in proc.stdout and "tau_A" in proc.stdout and "r_hat" in proc.stdout
+    missing = sndust("summarize", str(tmp_path / "none.nc"))
+    assert missing.returncode == 2 and "none.nc: no such file" in missing.stderr
+    wrong = sndust("summarize", str(out / "distances.FITRES"))
+    assert wrong.returncode == 2 and "distances.FITRES" in wrong.stderr
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["demo", "--chains", "0"], "--chains must be at least 1"),
+        (["demo", "--n-sn", "1"], "--n-sn must be at least 2"),
+        (["demo", "--samples", "0"], "--samples must be at least 1"),
+    ],
+)
+def test_bad_demo_options_are_named(args, message):
+    proc = sndust(*args, timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr
