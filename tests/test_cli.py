@@ -73,6 +73,18 @@ def test_summarize_prints_the_report(demo_run, tmp_path):
     assert wrong.returncode == 2 and "distances.FITRES" in wrong.stderr
 
 
+def test_importing_sndust_leaves_jax_devices_unset():
+    """XLA_FLAGS set after ``import sndust`` still takes effect (fake CPU devices)."""
+    code = (
+        "import os, sndust, jax\n"
+        "os.environ['XLA_FLAGS'] = '--xla_force_host_platform_device_count=3'\n"
+        "print(len(jax.devices('cpu')))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0 and proc.stdout.split()[-1] == "3", proc.stderr[-2000:]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

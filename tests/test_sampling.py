@@ -130,7 +130,7 @@ def test_block_metric_is_blackjax_dense_metric_with_those_blocks():
     from blackjax.mcmc.metrics import gaussian_euclidean
 
     metric, dense = _random_block_metric(jax.random.key(0))
-    mine, ref = metric.blackjax(), gaussian_euclidean(jnp.asarray(dense))
+    mine, ref = metric.as_blackjax(), gaussian_euclidean(jnp.asarray(dense))
     p, q, r = jax.random.normal(jax.random.key(1), (3, dense.shape[0]))
     np.testing.assert_allclose(mine.kinetic_energy(p), ref.kinetic_energy(p), rtol=1e-12)
     np.testing.assert_allclose(metric.velocity(p), dense @ p, rtol=1e-12)

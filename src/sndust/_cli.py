@@ -218,11 +218,10 @@ def main(argv=None) -> int:
         low = 0 if name == "warmup" else (2 if name == "n_sn" else 1)
         if getattr(args, name, low) < low:
             return _fail(f"--{name.replace('_', '-')} must be at least {low}")
-    if argv is None and args.command == "demo" and (flags := _flags_for_cores(args.chains)):
-        # a command-line run: JAX read XLA_FLAGS when sndust's import started it, so start
-        # afresh with them (programmatic calls, main([...]), keep the process's devices)
-        command = [sys.executable, "-m", "sndust", *sys.argv[1:]]
-        os.execve(sys.executable, command, {**os.environ, "XLA_FLAGS": flags})
+    if args.command == "demo" and (flags := _flags_for_cores(args.chains)):
+        # read by JAX when its backends start (importing sndust does not start them); a
+        # process that has already computed something keeps its devices
+        os.environ["XLA_FLAGS"] = flags
     return args.handler(args)
 
 

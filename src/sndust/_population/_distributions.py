@@ -8,6 +8,8 @@ SN, no funnel as σ_R shrinks), exactly as Thorp+21 and Grayling+24 do.
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 import numpyro.distributions as dist
@@ -17,7 +19,7 @@ from numpyro.distributions.util import promote_shapes
 
 __all__ = ["TruncatedNormal"]
 
-_HALF_LOG_2PI = 0.5 * float(jnp.log(2.0 * jnp.pi))
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def _far_tail(alpha, beta):

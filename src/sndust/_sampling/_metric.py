@@ -11,20 +11,40 @@ by the metric: their coupling changes across the posterior (the population width
 how far each SN may stray), which a fixed linear map gets wrong.
 
 :class:`BlockMetric` is the inverse mass matrix as a pytree of arrays (it crosses
-``vmap``, ``shard_map`` and checkpoints like any array); :meth:`BlockMetric.blackjax`
+``vmap``, ``shard_map`` and checkpoints like any array); :meth:`BlockMetric.as_blackjax`
 turns it into BlackJAX's ``Metric`` at the kernel call. :class:`BlockWelford` estimates
 it from warm-up draws, regularised towards the identity as Stan does for its metrics.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from blackjax.mcmc.metrics import Metric
 from jaxtyping import Array, Float, Int
 
-__all__ = ["BlockMetric", "BlockWelford"]
+__all__ = ["BlockMetric", "BlockWelford", "blackjax"]
+
+
+@functools.cache
+def blackjax():
+    """BlackJAX, imported on first use: its import starts JAX's backends, which would
+    freeze ``XLA_FLAGS`` (e.g. fake CPU devices) at ``import sndust``."""
+    module = importlib.import_module("blackjax")
+    for name in (
+        "adaptation.mass_matrix",
+        "adaptation.mclmc_adaptation",
+        "adaptation.step_size",
+        "mcmc.adjusted_mclmc_dynamic",
+        "mcmc.integrators",
+        "mcmc.mclmc",
+        "mcmc.metrics",
+    ):
+        importlib.import_module(f"blackjax.{name}")
+    return module
 
 
 def _solve_upper_t(chol, v):
@@ -52,7 +72,9 @@ class BlockMetric(eqx.Module):
         lt_p = jnp.einsum("sji,sj->si", self.chol, pb)
         return self._assemble(jnp.einsum("sij,sj->si", self.chol, lt_p), self.hyper_var * ph, p)
 
-    def blackjax(self) -> Metric:
+    def as_blackjax(self):
+        """This metric as a BlackJAX ``Metric`` (closures over the arrays)."""
+
         def sample_momentum(key, position):
             xi = jax.random.normal(key, position.shape, position.dtype)
             xb, xh = self._blocks(xi)
@@ -79,7 +101,7 @@ class BlockMetric(eqx.Module):
             )[..., 0]
             return self._assemble(solved, eh / root, element)
 
-        return Metric(sample_momentum, kinetic_energy, check_turning, scale)
+        return blackjax().mcmc.metrics.Metric(sample_momentum, kinetic_energy, check_turning, scale)
 
     def diagonal(self) -> Float[Array, " dim"]:
         """The marginal variances (diagonal of ``Σ``)."""

@@ -20,18 +20,13 @@ import abc
 import dataclasses
 from typing import ClassVar
 
-import blackjax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from blackjax.adaptation.mass_matrix import mass_matrix_adaptation
-from blackjax.adaptation.mclmc_adaptation import MCLMCAdaptationState
-from blackjax.adaptation.step_size import dual_averaging_adaptation
-from blackjax.mcmc import adjusted_mclmc_dynamic, integrators, mclmc
 
 from .._errors import ConfigError
-from ._metric import BlockMetric, BlockWelford
+from ._metric import BlockMetric, BlockWelford, blackjax
 
 __all__ = ["AbstractSampler", "NUTS", "MCLMC", "AdjustedMCLMC", "warmup_schedule"]
 
@@ -186,13 +181,17 @@ class NUTS(AbstractSampler):
             raise ConfigError("target_accept must be in (0, 1)", field="target_accept")
 
     def _adaptation(self):
-        return dual_averaging_adaptation(self.target_accept)
+        return blackjax().adaptation.step_size.dual_averaging_adaptation(self.target_accept)
+
+    def _welford(self):
+        """BlackJAX's diagonal or dense mass-matrix adaptation (init, update, final)."""
+        return blackjax().adaptation.mass_matrix.mass_matrix_adaptation(self.mass == "diag")
 
     def _mass_init(self, position, metric: BlockMetric):
         """(Welford state, inverse mass matrix) at the start of warm-up."""
         if self.mass == "block":
             return BlockWelford.empty(metric), metric
-        mm_init, _, _ = mass_matrix_adaptation(self.mass == "diag")
+        mm_init, _, _ = self._welford()
         diag = metric.diagonal()
         mm = mm_init(position.shape[-1], diag if self.mass == "diag" else jnp.diag(diag))
         return mm, mm.inverse_mass_matrix
@@ -200,25 +199,25 @@ class NUTS(AbstractSampler):
     def _mass_update(self, mm, imm, position):
         if self.mass == "block":
             return mm.update(imm, position)
-        return mass_matrix_adaptation(self.mass == "diag")[1](mm, position)
+        return self._welford()[1](mm, position)
 
     def _mass_final(self, mm, imm):
         """The window's estimate, and a fresh accumulator for the next window."""
         if self.mass == "block":
             new = mm.metric(imm)
             return BlockWelford.empty(new), new
-        mm = mass_matrix_adaptation(self.mass == "diag")[2](mm)
+        mm = self._welford()[2](mm)
         return mm, mm.inverse_mass_matrix
 
     def _step(self, key, state, logdensity, step_size, imm):
-        metric = imm.blackjax() if isinstance(imm, BlockMetric) else imm
-        return blackjax.nuts.build_kernel()(
+        metric = imm.as_blackjax() if isinstance(imm, BlockMetric) else imm
+        return blackjax().nuts.build_kernel()(
             key, state, logdensity, step_size, metric, max_num_doublings=self.max_tree_depth
         )
 
     def warmup_init(self, logdensity, position, key, metric):
         da_init, _, _ = self._adaptation()
-        state = blackjax.nuts.init(position, logdensity)
+        state = blackjax().nuts.init(position, logdensity)
         mm, imm = self._mass_init(position, metric)
         da = da_init(jnp.asarray(self.initial_step_size, position.dtype))
         return state, da, mm, imm
@@ -276,7 +275,8 @@ def _initial_params(metric, step_fraction):
     units), with the starting metric's diagonal as the starting preconditioner."""
     dim = metric.shape[-1]
     root = jnp.sqrt(jnp.asarray(dim, metric.dtype))
-    return MCLMCAdaptationState(root, step_fraction * root, inverse_mass_matrix=metric)
+    state = blackjax().adaptation.mclmc_adaptation.MCLMCAdaptationState
+    return state(root, step_fraction * root, inverse_mass_matrix=metric)
 
 
 class MCLMC(AbstractSampler):
@@ -313,14 +313,14 @@ class MCLMC(AbstractSampler):
     )
 
     def _kernel(self):
-        return mclmc.build_kernel(desired_energy_var=self.desired_energy_var)
+        return blackjax().mcmc.mclmc.build_kernel(desired_energy_var=self.desired_energy_var)
 
     def warmup_init(self, logdensity, position, key, metric):
-        return mclmc.init(position, logdensity, key), metric.diagonal()
+        return blackjax().mcmc.mclmc.init(position, logdensity, key), metric.diagonal()
 
     def tune(self, logdensity, carry, key):
         state, metric = carry
-        state, params, _ = blackjax.mclmc_find_L_and_step_size(
+        state, params, _ = blackjax().mclmc_find_L_and_step_size(
             mclmc_kernel=self._kernel(),
             num_steps=self.num_warmup,
             state=state,
@@ -392,18 +392,20 @@ class AdjustedMCLMC(AbstractSampler):
             raise ConfigError("target_accept must be in (0, 1)", field="target_accept")
 
     def _kernel(self):
-        return adjusted_mclmc_dynamic.build_kernel(
-            integration_steps_fn=adjusted_mclmc_dynamic.make_random_trajectory_length_fn(True),
-            integrator=integrators.isokinetic_mclachlan,
+        dynamic = blackjax().mcmc.adjusted_mclmc_dynamic
+        return dynamic.build_kernel(
+            integration_steps_fn=dynamic.make_random_trajectory_length_fn(True),
+            integrator=blackjax().mcmc.integrators.isokinetic_mclachlan,
         )
 
     def warmup_init(self, logdensity, position, key, metric):
-        state = adjusted_mclmc_dynamic.init(position, logdensity, jax.random.key_data(key))
+        dynamic = blackjax().mcmc.adjusted_mclmc_dynamic
+        state = dynamic.init(position, logdensity, jax.random.key_data(key))
         return state, metric.diagonal()
 
     def tune(self, logdensity, carry, key):
         state, metric = carry
-        state, params, _ = blackjax.adjusted_mclmc_find_L_and_step_size(
+        state, params, _ = blackjax().adjusted_mclmc_find_L_and_step_size(
             mclmc_kernel=self._kernel(),
             logdensity_fn=logdensity,
             num_steps=self.num_warmup,
