@@ -1,4 +1,4 @@
-"""The ``sndust`` command.
+"""The sndust command: a simulated-survey demo and posterior summaries.
 
     sndust demo [--n-sn 100] [--chains 2] [--warmup 200] [--samples 200] [--out DIR]
     sndust summarize RUN.nc
