@@ -31,6 +31,19 @@ def foundation_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def foundation_files(foundation_dir) -> list[Path]:
+    return sorted(foundation_dir.glob("Foundation_DR1_*.txt"))
+
+
+@pytest.fixture(scope="session")
+def sed():
+    """BayeSN T21 (immutable: one instance serves every test)."""
+    import sndust as sd
+
+    return sd.BayeSNModel.load("T21")
+
+
+@pytest.fixture(scope="session")
 def bayesn_reference(foundation_dir) -> Path:
     """Directory of <MODEL>.npz written by bayesn; regenerated whenever the script changes."""
     preset = os.environ.get("SNDUST_BAYESN_REF")

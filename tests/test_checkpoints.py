@@ -23,11 +23,6 @@ sys.path.insert(0, str(HERE))
 from _sampling_script import TINY, kill_target_sampler, small_model  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def sed():
-    return sd.BayeSNModel.load("T21")
-
-
 # ---------------------------------------------------------------------------- checkpoints
 def _draws(post):
     return post.posterior["tau_A"].values, post.sample_stats["lp"].values

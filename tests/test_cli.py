@@ -46,7 +46,7 @@ def test_demo_prints_truth_against_posterior_and_writes_its_files(demo_run):
     assert post.posterior.sizes["sn"] == 6
     table = sd.read_fitres(out / "distances.FITRES")
     assert len(table) == 6 and np.all(np.isfinite(table["MU"]))
-    for png in ("hyperparameters.png", "hubble_residuals.png"):
+    for png in ("corner.png", "hubble_residuals.png", "dust_vs_mass.png", "light_curves.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

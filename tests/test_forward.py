@@ -58,11 +58,6 @@ def random_params(prepared, seed=1, dtype=jnp.float64):
     return {k: jnp.asarray(v, dtype) for k, v in out.items()}
 
 
-@pytest.fixture(scope="module")
-def sed():
-    return sd.BayeSNModel.load("T21")
-
-
 @pytest.fixture(scope="module", params=[False, True], ids=["fixed_tmax", "free_tmax"])
 def prepared(request, sed):
     return sd.prepare(simulated_survey(), sed, free_tmax=request.param)

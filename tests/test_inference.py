@@ -13,11 +13,6 @@ import sndust as sd
 
 
 @pytest.fixture(scope="module")
-def sed():
-    return sd.BayeSNModel.load("T21")
-
-
-@pytest.fixture(scope="module")
 def fit_problem(sed):
     survey, truth = sd.simulate_survey(jax.random.key(21), sed, sd.FixedPopulation(), n_sn=24)
     model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.FixedPopulation())

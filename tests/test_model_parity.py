@@ -42,11 +42,6 @@ def natural_names(model):
 
 
 @pytest.fixture(scope="module")
-def sed():
-    return sd.BayeSNModel.load("T21")
-
-
-@pytest.fixture(scope="module")
 def parity(sed, tmp_path_factory):
     survey, _ = sd.simulate_survey(
         jax.random.key(3),

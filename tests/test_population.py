@@ -36,11 +36,6 @@ class MassLinearRV(sd.DustPopulation):
 
 
 @pytest.fixture(scope="module")
-def sed():
-    return sd.BayeSNModel.load("T21")
-
-
-@pytest.fixture(scope="module")
 def survey(sed):
     return sd.simulate_survey(jax.random.key(31), sed, sd.SinglePopulation(), n_sn=8)[0]
 

@@ -24,3 +24,15 @@ def test_readme_python_example_runs():
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_readme_config_is_a_valid_fit_config(foundation_dir):
+    import yaml
+
+    from sndust._config import load_config
+
+    text = (REPO / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 1
+    cfg = load_config(yaml.safe_load(blocks[0]), "fit", [f"survey.path={foundation_dir}"])
+    assert cfg["cuts"]["phase_window"] == [-10.0, 40.0] and cfg["sampler"]["chains"] == 4

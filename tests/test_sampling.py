@@ -16,11 +16,6 @@ from sndust._sampling._precondition import whiten
 
 
 @pytest.fixture(scope="module")
-def sed():
-    return sd.BayeSNModel.load("T21")
-
-
-@pytest.fixture(scope="module")
 def tiny_runs(small):
     model, _ = small
     return {

@@ -18,6 +18,7 @@ import sncosmo
 from astropy.io import fits
 from astropy.table import Table
 
+import sndust as sd
 from sndust import ConfigError, DataError
 from sndust._survey import Drop, LightCurve, Survey
 
@@ -91,11 +92,6 @@ def obs_lines(path: Path) -> list[int]:
 
 
 # --------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="module")
-def foundation_files(foundation_dir) -> list[Path]:
-    return sorted(foundation_dir.glob("Foundation_DR1_*.txt"))
-
-
 @pytest.fixture(scope="module")
 def foundation(foundation_files) -> Survey:
     return Survey.from_snana(foundation_files, bands=PS1)
@@ -244,6 +240,29 @@ def test_peak_key_fallback_and_z_err_floor(foundation_files, foundation):
     assert survey.peak_mjd[0] == 3.0
     assert "SN a: no MY_PEAK; using PEAKMJD" in survey.notes
     assert "SN a: no MWEBV; using 0" in survey.report()
+
+
+def test_peak_dates_from_a_fitres_table(foundation, foundation_dir, tmp_path):
+    fitres = foundation_dir / "Foundation_DR1.FITRES.TEXT"
+    salt2 = sd.read_fitres(fitres)
+    survey = foundation.with_peaks(fitres)
+    expected = dict(zip(salt2["CID"].astype(str), salt2["PKMJD"]))
+    np.testing.assert_array_equal(survey.peak_mjd, [expected[s] for s in survey.snid])
+    np.testing.assert_array_equal(survey.fluxcal, foundation.fluxcal)  # nothing else moves
+    assert any("PKMJD" in note for note in survey.notes)
+    # phases follow the new peaks
+    shift = (foundation.peak_mjd - survey.peak_mjd)[:, None] / (1 + survey.z_hel[:, None])
+    m = survey.mask
+    np.testing.assert_allclose(survey.phase()[m], (foundation.phase() + shift)[m], atol=1e-9)
+    with pytest.raises(DataError, match="no peak-date column NOPE") as info:
+        foundation.with_peaks(fitres, "NOPE")
+    assert info.value.file == str(fitres)
+    short = salt2[salt2["CID"] != foundation.snid[3]]
+    sd.write_fitres(short, tmp_path / "short.FITRES")
+    with pytest.raises(
+        DataError, match=f"1 SNe of the survey are not in the table: {foundation.snid[3]}"
+    ):
+        foundation.with_peaks(tmp_path / "short.FITRES")
 
 
 # --------------------------------------------------------------------------- round trips

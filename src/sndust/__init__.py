@@ -13,6 +13,7 @@ Precision is never changed on import: call ``jax.config.update("jax_enable_x64",
 (or :func:`sndust.enable_x64`) for float64, BayeSN's precision.
 """
 
+from ._config import load_config as load_config
 from ._dust import CCM89 as CCM89
 from ._dust import AbstractDustLaw as AbstractDustLaw
 from ._dust import Fitzpatrick99 as Fitzpatrick99
@@ -45,6 +46,8 @@ from ._population import RedshiftLinear as RedshiftLinear
 from ._population import SinglePopulation as SinglePopulation
 from ._population import TruncatedNormal as TruncatedNormal
 from ._precision import enable_x64 as enable_x64
+from ._runs import run_fit as run_fit
+from ._runs import run_simulate as run_simulate
 from ._sampling import MCLMC as MCLMC
 from ._sampling import NUTS as NUTS
 from ._sampling import AbstractSampler as AbstractSampler
@@ -53,6 +56,7 @@ from ._sampling import Posterior as Posterior
 from ._sed import AbstractSEDModel as AbstractSEDModel
 from ._sed import BayeSNModel as BayeSNModel
 from ._sed._bayesn import builtin_models as builtin_models
+from ._simulate import SurveyDesign as SurveyDesign
 from ._simulate import simulate_survey as simulate_survey
 from ._survey import Drop as Drop
 from ._survey import LightCurve as LightCurve

@@ -1,13 +1,20 @@
-"""The sndust command: a simulated-survey demo and posterior summaries.
+"""The sndust command: a simulated-survey demo, configured fits and simulations, and
+posterior summaries.
 
     sndust demo [--n-sn 100] [--chains 2] [--warmup 200] [--samples 200] [--out DIR]
+    sndust fit CONFIG.yaml [--set SECTION.KEY=VALUE ...] [--resume]
+    sndust simulate CONFIG.yaml [--set SECTION.KEY=VALUE ...]
+    sndust config [NAME]
     sndust summarize RUN.nc
 
 ``demo`` is the whole method on a survey with known answers: it simulates SNe from the
 BayeSN T21 model under one dust population with chosen hyperparameters, finds the joint
 MAP, samples the posterior with NUTS (chains spread over the CPU cores, checkpointed so an
 interrupted demo resumes with ``--resume``), prints truth against posterior, and writes
-the posterior (netCDF), the per-SN distances (SNANA FITRES) and two plots to ``--out``.
+the posterior (netCDF), the per-SN distances (SNANA FITRES) and plots to ``--out``.
+``fit`` does the same for the survey, cuts, model and sampler a YAML file names (see
+``sndust config`` for the examples and every key); ``simulate`` writes a simulated survey
+as SNANA files with its truths.
 """
 
 from __future__ import annotations
@@ -37,10 +44,14 @@ def _fail(message: str) -> int:
 
 
 def recovery_table(post, truth: dict) -> list[dict]:
-    """Truth against posterior for each hyperparameter."""
+    """Truth against posterior for each (scalar) hyperparameter that ``truth`` holds."""
+    import numpy as np
+
     table = post.summary(hdi_prob=0.95)
     rows = []
     for name in post.hyper_names:
+        if name not in truth or np.ndim(truth[name]):
+            continue
         r = table.loc[name]
         rows.append(
             {
@@ -58,6 +69,17 @@ def recovery_table(post, truth: dict) -> list[dict]:
     return rows
 
 
+def print_recovery(rows: list[dict], say=print) -> None:
+    """The rows of :func:`recovery_table` as a text table."""
+    say(f"{'':8s}{'truth':>7s}{'posterior':>17s}{'95% HDI':>18s}{'R-hat':>7s}{'ESS':>7s}")
+    for r in rows:
+        say(
+            f"{r['name']:8s}{r['truth']:7.3f}{r['mean']:9.3f} ± {r['sd']:5.3f}"
+            f"   [{r['low']:6.3f}, {r['high']:6.3f}]{r['r_hat']:7.3f}{r['ess_bulk']:7.0f}"
+            f"  {'ok' if r['inside'] else 'OUTSIDE'}"
+        )
+
+
 def per_sn_coverage(post, truth: dict, names=("A_V", "theta", "D")) -> dict:
     """Fraction of SNe whose true value lies inside its central 95% posterior interval."""
     import numpy as np
@@ -71,41 +93,28 @@ def per_sn_coverage(post, truth: dict, names=("A_V", "theta", "D")) -> dict:
     return out
 
 
-def _plots(post, truth, rows, out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
+def _plots(post, out: Path, *, truth=None, survey=None, sed=None, dust=None, n_lc=6):
+    """The standard figures of a run, written to ``out``; returns their paths."""
     import matplotlib.pyplot as plt
-    import numpy as np
 
+    from . import plots
+
+    names = {
+        "corner.png": lambda p: plots.corner(post, truth=truth, path=p),
+        "hubble_residuals.png": lambda p: plots.hubble_residuals(post, path=p),
+        "dust_vs_mass.png": lambda p: plots.dust_vs_mass(post, path=p),
+    }
+    if not post.hyper_names:  # per-SN fits
+        del names["corner.png"]
+    if survey is not None and n_lc > 0:
+        snids = list(post.posterior.sn.values[:n_lc])
+        names["light_curves.png"] = lambda p: plots.light_curves(
+            post, survey, sed, dust=dust, snids=snids, path=p
+        )
     paths = []
-    fig, axes = plt.subplots(1, len(rows), figsize=(3.2 * len(rows), 2.8))
-    for ax, row in zip(np.atleast_1d(axes), rows):
-        draws = post.posterior[row["name"]].values.ravel()
-        ax.hist(draws, bins=40, color="0.6", density=True)
-        ax.axvline(row["truth"], color="C3", label="truth")
-        ax.axvspan(row["low"], row["high"], color="C0", alpha=0.15, label="95% HDI")
-        ax.set_xlabel(row["name"])
-        ax.set_yticks([])
-    np.atleast_1d(axes)[0].legend(fontsize=7)
-    fig.suptitle("population hyperparameters: posterior vs truth")
-    fig.tight_layout()
-    paths.append(out / "hyperparameters.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-
-    table = post.distance_table()
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    z = np.asarray(post.idata.constant_data["z_cmb"].values)
-    ax.errorbar(z, table["MURES"], yerr=table["MUERR"], fmt="o", ms=3, color="0.3")
-    ax.axhline(0.0, color="C3", lw=1)
-    ax.set_xlabel("z (CMB)")
-    ax.set_ylabel("μ − μ̂(z) [mag]")
-    ax.set_title("Hubble residuals (posterior mean ± sd)")
-    fig.tight_layout()
-    paths.append(out / "hubble_residuals.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    for name, draw in names.items():
+        plt.close(draw(out / name))
+        paths.append(out / name)
     return paths
 
 
@@ -160,13 +169,7 @@ def demo(args) -> int:
     )
     rows = recovery_table(post, truth)
     say("")
-    say(f"{'':8s}{'truth':>7s}{'posterior':>17s}{'95% HDI':>18s}{'R-hat':>7s}{'ESS':>7s}")
-    for r in rows:
-        say(
-            f"{r['name']:8s}{r['truth']:7.3f}{r['mean']:9.3f} ± {r['sd']:5.3f}"
-            f"   [{r['low']:6.3f}, {r['high']:6.3f}]{r['r_hat']:7.3f}{r['ess_bulk']:7.0f}"
-            f"  {'ok' if r['inside'] else 'OUTSIDE'}"
-        )
+    print_recovery(rows, say)
     coverage = per_sn_coverage(post, truth)
     say(
         "per-SN truths inside their 95% intervals: "
@@ -175,7 +178,9 @@ def demo(args) -> int:
     )
     post.to_netcdf(out / "demo.nc")
     post.to_fitres(out / "distances.FITRES")
-    written = [out / "demo.nc", out / "distances.FITRES", *_plots(post, truth, rows, out)]
+    hyper_truth = {r["name"]: r["truth"] for r in rows}
+    figures = _plots(post, out, truth=hyper_truth, survey=survey, sed=sed)
+    written = [out / "demo.nc", out / "distances.FITRES", *figures]
     say("wrote " + ", ".join(str(p) for p in written))
     say(f"total {time.perf_counter() - t_start:.0f} s")
     return 0
@@ -197,6 +202,67 @@ def summarize(args) -> int:
     return 0
 
 
+def _configured(args, command: str):
+    """The validated configuration of ``fit``/``simulate``; sets up fake CPU devices for
+    the chains before JAX starts."""
+    from ._config import load_config
+
+    cfg = load_config(args.config, command, args.set)
+    if command == "fit" and (flags := _flags_for_cores(cfg["sampler"]["chains"])):
+        os.environ["XLA_FLAGS"] = flags
+    if command == "simulate" or cfg["model"]["dtype"] == "float64":
+        import jax
+
+        jax.config.update("jax_enable_x64", True)
+    return cfg
+
+
+def fit(args) -> int:
+    from ._runs import run_fit
+
+    run_fit(_configured(args, "fit"), resume=args.resume, quiet=args.quiet)
+    return 0
+
+
+def simulate(args) -> int:
+    from ._runs import run_simulate
+
+    run_simulate(_configured(args, "simulate"), quiet=args.quiet)
+    return 0
+
+
+def config(args) -> int:
+    from ._config import SCHEMAS, example_configs
+
+    examples = example_configs()
+    if args.name is None:
+        print("Example configurations (sndust config NAME prints one; sndust fit NAME runs it):")
+        for name, path in sorted(examples.items()):
+            print(f"  {name:24s} {path.read_text().splitlines()[0].lstrip('# ')}")
+        for command, schema in SCHEMAS.items():
+            print(f"\nKeys of a `sndust {command}` configuration:")
+            for section, keys in schema.items():
+                print(f"  {section}:")
+                for name, key in keys.items():
+                    default = (
+                        "required" if key.default is _required() else f"default {key.default!r}"
+                    )
+                    print(f"    {name:20s} {key.help} ({default})")
+        return 0
+    if args.name not in examples:
+        return _fail(
+            f"no example configuration {args.name!r}; there are {', '.join(sorted(examples))}"
+        )
+    print(examples[args.name].read_text(), end="")
+    return 0
+
+
+def _required():
+    from ._config import _REQUIRED
+
+    return _REQUIRED
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="sndust", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -210,6 +276,23 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo")
     p.add_argument("--quiet", action="store_true", help="no progress or tables")
     p.set_defaults(handler=demo)
+    for name, handler, text in (
+        ("fit", fit, "fit the survey a YAML configuration names"),
+        ("simulate", simulate, "simulate a survey and write it as SNANA files"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("config", help="a YAML file, or the name of an example (sndust config)")
+        p.add_argument(
+            "--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+            help="override a configuration value (YAML syntax; repeatable)",
+        )  # fmt: skip
+        if name == "fit":
+            p.add_argument("--resume", action="store_true", help="continue from output.dir/run.h5")
+        p.add_argument("--quiet", action="store_true", help="no progress or tables")
+        p.set_defaults(handler=handler)
+    p = sub.add_parser("config", help="list the example configurations and keys, or print one")
+    p.add_argument("name", nargs="?", help="an example to print")
+    p.set_defaults(handler=config)
     p = sub.add_parser("summarize", help="print the summary of a posterior netCDF file")
     p.add_argument("run", help="a file written by Posterior.to_netcdf (e.g. demo.nc)")
     p.set_defaults(handler=summarize)
@@ -222,7 +305,12 @@ def main(argv=None) -> int:
         # read by JAX when its backends start (importing sndust does not start them); a
         # process that has already computed something keeps its devices
         os.environ["XLA_FLAGS"] = flags
-    return args.handler(args)
+    from ._errors import SndustError
+
+    try:
+        return args.handler(args)
+    except SndustError as err:
+        return _fail(str(err))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,14 @@ def _default_dtype():
     return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
+def band_covered(band, rest_wave, z_hel):
+    """Whether the band's whole transmission lies inside the model's rest-frame
+    wavelength range ``rest_wave`` at each heliocentric redshift ``z_hel``."""
+    lim_lo, lim_hi = band.limits
+    z = np.asarray(z_hel, np.float64)
+    return (z <= lim_lo / rest_wave[0] - 1) & (z >= lim_hi / rest_wave[-1] - 1)
+
+
 def prepare(
     survey,
     sed: BayeSNModel,
@@ -83,7 +91,7 @@ def prepare(
     z_hel = np.asarray(survey.z_hel, np.float64)
     for b, name in enumerate(survey.band_names):
         lim_lo, lim_hi = bands[name].limits
-        uncovered = (z_hel > lim_lo / wave_lo - 1) | (z_hel < lim_hi / wave_hi - 1)
+        uncovered = ~band_covered(bands[name], rest_wave, z_hel)
         for s in np.flatnonzero(uncovered & np.any(keep & (survey.band == b), axis=1)):
             drops.append(
                 Drop(

@@ -151,6 +151,8 @@ class Posterior:
     @property
     def divergences(self) -> int:
         """Number of divergent transitions over all chains."""
+        if "sample_stats" not in self.idata.groups():  # e.g. Laplace draws
+            return 0
         stats = self.idata.sample_stats
         return int(stats["diverging"].sum()) if "diverging" in stats else 0
 

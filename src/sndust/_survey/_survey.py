@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -253,6 +253,77 @@ class Survey:
             notes=self.notes,
             line=None if self.line is None else np.where(mask, take(self.line), 0),
         )
+
+    def with_peaks(
+        self, table: Any, column: str = "PKMJD", *, id_column: str | None = None
+    ) -> Survey:
+        """A copy whose peak dates come from ``table`` (e.g. SALT2 fits: the ``PKMJD`` of
+        a FITRES file), matched by SN name.
+
+        Args:
+            table: a FITRES file path, or an astropy table / mapping of columns.
+            column: the peak-date column.
+            id_column: the SN-name column (default: ``CID``, else ``SNID``).
+
+        Raises:
+            DataError: a missing column, a non-finite date, or an SN of this survey
+                absent from the table (naming the file and the SN).
+        """
+        from .._fitres import read_fitres
+
+        source = None
+        if isinstance(table, str | Path):
+            source = str(table)
+            table = read_fitres(table)
+        names = list(table.keys()) if isinstance(table, dict) else list(table.colnames)
+        id_column = id_column or next((c for c in ("CID", "SNID") if c in names), None)
+        for wanted, what in ((id_column, "SN-name (CID or SNID)"), (column, "peak-date")):
+            if wanted is None or wanted not in names:
+                raise DataError(
+                    f"no {what} column {wanted or ''} (columns: {', '.join(names)})",
+                    file=source,
+                    field=wanted,
+                )
+        peaks = dict(zip((str(c) for c in table[id_column]), np.asarray(table[column], float)))
+        missing = [s for s in self.snid if s not in peaks]
+        if missing:
+            raise DataError(
+                f"{len(missing)} SNe of the survey are not in the table: "
+                + ", ".join(missing[:10])
+                + (" ..." if len(missing) > 10 else ""),
+                file=source,
+                field=id_column,
+            )
+        values = np.array([peaks[s] for s in self.snid])
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise DataError(
+                f"SN {self.snid[int(np.argmax(bad))]}: peak date {values[bad][0]!r} is not finite",
+                file=source,
+                field=column,
+            )
+        note = f"peak dates from {column} of {source or 'a table'} for all {self.n_sn} SNe"
+        return replace(self, peak_mjd=values, notes=self.notes + (note,))
+
+    # ----------------------------------------------------------------- writing
+    def to_snana(
+        self,
+        folder: Any,
+        *,
+        bands: Any = None,
+        list_name: str | None = None,
+        overwrite: bool = False,
+    ) -> list[Path]:
+        """Write each supernova as an SNANA text file (``<SNID>.txt``) plus a ``.LIST``
+        file in ``folder``; ``Survey.from_snana(folder)`` reads back the same arrays.
+
+        ``bands`` maps sndust filter names to the names written (e.g. ``{"g_PS1": "g"}``);
+        unmapped names are written as they are. Existing files are an error unless
+        ``overwrite``. Returns the light-curve files written.
+        """
+        from ._snana_write import write_snana_text
+
+        return write_snana_text(self, folder, bands=bands, list_name=list_name, overwrite=overwrite)
 
     # ----------------------------------------------------------------- reporting
     def report(self) -> str:

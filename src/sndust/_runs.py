@@ -1,0 +1,280 @@
+"""What ``sndust fit`` and ``sndust simulate`` do with a validated configuration (see
+:mod:`sndust._config`); usable from Python as ``sndust.run_fit(load_config(...))``."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ._config import _glob, build_design, build_population, build_sed
+from ._errors import ConfigError
+
+__all__ = ["load_survey", "run_fit", "run_simulate"]
+
+
+def _dust(name: str):
+    import sndust as sd
+
+    return getattr(sd, name)()
+
+
+def _say(quiet: bool):
+    return (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+
+
+# ----------------------------------------------------------------------------- simulate
+def run_simulate(cfg: dict, *, quiet: bool = False) -> dict[str, Any]:
+    """Simulate the configured survey and write it as SNANA text files, with
+    ``truth.yaml`` (hyperparameters, design, model) and ``truths.csv`` (per-SN values)."""
+    import jax
+
+    import sndust as sd
+
+    say = _say(quiet)
+    sim, out = cfg["simulate"], Path(cfg["output"]["dir"])
+    design = build_design(sim["design"])
+    sed = build_sed(sim["sed"], "simulate.sed")
+    population = build_population(
+        sim["population"], sim["population_options"], "simulate.population"
+    )
+    hyper = {}
+    for name, value in sim["hyper"].items():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"expected a number, got {value!r}", field=f"simulate.hyper.{name}")
+        hyper[str(name)] = float(value)
+    try:
+        survey, truth = sd.simulate_survey(
+            jax.random.key(sim["seed"]), sed, population, n_sn=sim["n_sn"], hyper=hyper,
+            design=design, dust=_dust(sim["dust"]),
+        )  # fmt: skip
+    except ConfigError as err:
+        if err.message.startswith("unknown hyperparameters"):
+            raise ConfigError(err.message, field=f"simulate.hyper.{err.field}") from None
+        raise
+    paths = survey.to_snana(out, overwrite=cfg["output"]["overwrite"])
+    n = survey.n_sn
+    # the values given, not their round trip through the sampler's coordinates
+    scalars = {k: hyper.get(k, float(np.asarray(v))) for k, v in truth.items() if np.ndim(v) == 0}
+    record = {
+        "seed": sim["seed"],
+        "n_sn": n,
+        "sed": sim["sed"],
+        "population": sim["population"],
+        "population_options": sim["population_options"],
+        "dust": sim["dust"],
+        "hyper": scalars,
+        "design": dataclasses.asdict(design),
+    }
+    (out / "truth.yaml").write_text(yaml.safe_dump(_plain(record), sort_keys=False))
+    columns = {"SNID": np.asarray(survey.snid), "z_cmb": survey.z_cmb, "log_mass": survey.log_mass}
+    for name, value in truth.items():
+        v = np.asarray(value)
+        if v.ndim == 1 and v.shape[0] == n:
+            columns[name] = v
+    from astropy.table import Table
+
+    Table(columns).write(out / "truths.csv", format="ascii.csv", overwrite=True)
+    say(
+        f"simulated {n} SNe ({design.name} design: {', '.join(survey.band_names)}; "
+        f"z {survey.z_cmb.min():.3f}–{survey.z_cmb.max():.3f}; "
+        f"{int(survey.mask.sum())} observations) with "
+        + ", ".join(f"{k} = {v:.3g}" for k, v in scalars.items())
+    )
+    say(f"wrote {len(paths)} SNANA files, {out.name}.LIST, truth.yaml and truths.csv to {out}")
+    return {"survey": survey, "truth": truth, "paths": paths}
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# ----------------------------------------------------------------------------- fit
+def load_survey(section: dict):
+    """The survey a ``survey:`` section names (before cuts)."""
+    import sndust as sd
+
+    paths = section["path"] if isinstance(section["path"], list) else [section["path"]]
+    files: list = []
+    for item in paths:
+        if any(c in item for c in "*?["):
+            files += _glob(item)
+        elif section["pattern"] is not None:
+            if not Path(item).is_dir():
+                raise ConfigError(
+                    f"{item} is not a folder (survey.pattern needs one)", field="survey.path"
+                )
+            matched = sorted(Path(item).glob(section["pattern"]))
+            if not matched:
+                raise ConfigError(
+                    f"no files match {section['pattern']!r} in {item}", field="survey.pattern"
+                )
+            files += matched
+        else:
+            files.append(item)
+    if section["format"] == "bayesn_table":
+        if len(files) != 1:
+            raise ConfigError("a bayesn_table survey is one table file", field="survey.path")
+        survey = sd.Survey.from_bayesn_table(files[0], bands=section["bands"])
+    else:
+        survey = sd.Survey.from_snana(
+            files,
+            section["bands"],
+            peak_mjd_key=section["peak_mjd_key"],
+            missing=section["missing"],
+        )
+    table = section["peak_table"]
+    if table is not None:
+        folder = Path(paths[0]) if Path(paths[0]).is_dir() else Path(paths[0]).parent
+        file = folder / table if Path(table).name == table else Path(table)
+        if not file.is_file():
+            raise ConfigError(f"no such file: {file}", field="survey.peak_table")
+        survey = survey.with_peaks(file, section["peak_column"])
+    return survey
+
+
+class _Laplace:
+    """Stands in for a sampler in :meth:`Posterior.from_run` when the method is MAP: the
+    draws are from the Laplace approximation at the mode, in one "chain"."""
+
+    name = "MAP+Laplace"
+
+    def __init__(self, steps: int):
+        self.steps = steps
+
+    def config(self) -> dict:
+        return {"name": self.name, "steps": self.steps}
+
+
+def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str, Any]:
+    """Read, cut, fit and report the configured survey; write the run's files to
+    ``output.dir`` (``run.nc``, ``distances.FITRES``, ``survey_report.txt``,
+    ``config.yaml``, figures, and ``run.h5`` while sampling)."""
+    import jax
+
+    import sndust as sd
+
+    from ._cli import _plots, print_recovery, recovery_table
+
+    say = _say(quiet)
+    t_start = time.perf_counter()
+    s, m = cfg["sampler"], cfg["model"]
+    out = Path(cfg["output"]["dir"])
+    checkpoint = out / "run.h5" if cfg["output"]["checkpoint"] and s["method"] != "MAP" else None
+    if checkpoint is not None and checkpoint.exists() and not resume:
+        raise ConfigError(
+            f"{checkpoint} exists: pass --resume to continue that run, or choose another "
+            "output.dir",
+            field="output.dir",
+        )
+    if resume and (checkpoint is None or not checkpoint.exists()):
+        raise ConfigError(f"nothing to resume: no checkpoint {out / 'run.h5'}", field="output.dir")
+
+    survey = load_survey(cfg["survey"])
+    n_read = survey.n_sn
+    cuts = {k: v for k, v in cfg["cuts"].items() if v is not None}
+    if "phase_window" in cuts:
+        cuts["phase_window"] = tuple(cuts["phase_window"])
+    survey = survey.cut(**cuts)
+    sed = build_sed(m["sed"])
+    dust = _dust(m["dust"])
+    population = build_population(m["population"], m["population_options"])
+    model = sd.HierarchicalModel(
+        sed=sed, survey=survey, population=population, dust=dust, dtype=m["dtype"]
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "survey_report.txt").write_text(
+        survey.report() + "\n\n" + model.prepared.report() + "\n"
+    )
+    (out / "config.yaml").write_text(yaml.safe_dump(_plain(cfg), sort_keys=False))
+    say(
+        f"{n_read} SNe read, {survey.n_sn} after cuts, {model.n_sn} fitted "
+        f"({int(np.asarray(model.prepared.observed_mask()).sum())} observations; every drop "
+        f"with its reason in {out / 'survey_report.txt'}); {model.dim} parameters; "
+        f"{m['sed']} + {m['population']}; devices: {len(jax.devices())} × "
+        f"{jax.devices()[0].platform}"
+    )
+
+    key = jax.random.key(s["seed"])
+    k_map, k_run = jax.random.split(key)
+    start = None
+    if not resume and (s["method"] == "MAP" or s["init"] == "map"):
+        t0 = time.perf_counter()
+        fit = sd.MAP(steps=s["map_steps"]).run(model, k_map)
+        start = fit.position
+        mode = model.constrain(start)
+        say(
+            f"MAP ({time.perf_counter() - t0:.1f} s)"
+            + "".join(f", {k} = {float(mode[k]):.3f}" for k in model.hyper_names)
+        )
+    if s["method"] == "MAP":
+        t0 = time.perf_counter()
+        draws = sd.laplace(model, start).sample(k_run, s["samples"])[None]
+        seconds = {"warmup": 0.0, "sampling": time.perf_counter() - t0}
+        post = sd.Posterior.from_run(
+            model, _Laplace(s["map_steps"]), draws, {}, params={}, seconds=seconds,
+            key=k_run, devices=1,
+        )  # fmt: skip
+    else:
+        options = {"num_warmup": s["warmup"], "num_samples": s["samples"]}
+        if s["method"] == "NUTS":
+            options["mass"] = s["mass"]
+        sampler = getattr(sd, s["method"])(**options)
+        post = sampler.run(
+            model, k_run, chains=s["chains"], init=start if start is not None else s["init"],
+            checkpoint=checkpoint, resume=resume, batch=s["batch"], progress=not quiet,
+            precondition=s["precondition"],
+        )  # fmt: skip
+    post.to_netcdf(out / "run.nc")
+    post.to_fitres(out / "distances.FITRES")
+    say("")
+    say(post.report())
+    truth = _truth_beside(cfg["survey"])
+    if truth is not None:
+        rows = recovery_table(post, truth["hyper"])
+        print_recovery(rows, say)
+    written = [out / "run.nc", out / "distances.FITRES"]
+    if cfg["output"]["plots"]:
+        hyper_truth = None if truth is None else truth["hyper"]
+        written += _plots(
+            post,
+            out,
+            truth=hyper_truth,
+            survey=survey,
+            sed=sed,
+            dust=dust,
+            n_lc=cfg["output"]["light_curves"],
+        )
+    say("wrote " + ", ".join(str(p) for p in written))
+    say(f"total {time.perf_counter() - t_start:.0f} s")
+    return {
+        "posterior": post,
+        "model": model,
+        "survey": survey,
+        "seconds": time.perf_counter() - t_start,
+    }
+
+
+def _truth_beside(section: dict) -> dict | None:
+    """``truth.yaml`` written by ``sndust simulate`` in the survey's folder, if any."""
+    paths = section["path"] if isinstance(section["path"], list) else [section["path"]]
+    if len(paths) != 1 or not Path(paths[0]).is_dir():
+        return None
+    file = Path(paths[0]) / "truth.yaml"
+    if not file.is_file():
+        return None
+    try:
+        truth = yaml.safe_load(file.read_text())
+    except yaml.YAMLError:
+        return None
+    return truth if isinstance(truth, dict) and isinstance(truth.get("hyper"), dict) else None

@@ -1,0 +1,206 @@
+"""YAML configurations of ``sndust fit`` / ``sndust simulate``: validation (every broken
+config in tests/bad_configs/ gets an error naming file, line and key), overrides, the
+example configs, and small end-to-end runs through the command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import sndust as sd
+from sndust._config import example_configs, load_config
+from sndust._runs import load_survey, run_fit
+
+BAD = Path(__file__).parent / "bad_configs"
+
+
+@dataclass(frozen=True)
+class Bad:
+    name: str
+    says: str
+    field: str | None = None
+    line: int | None = None
+    command: str = "fit"
+
+
+BAD_CONFIGS = [
+    Bad("unknown_key", "unknown key 'chians'; did you mean 'chains'?", "sampler.chians", 5),
+    Bad("unknown_section", "unknown section 'sampling'; did you mean 'sampler'?", "sampling", 4),
+    Bad("wrong_type_int", "expected a whole number, got 'many'", "sampler.warmup", 5),
+    Bad("wrong_type_bool", "expected true or false, got 'yes please'", "output.plots", 6),
+    Bad("wrong_type_float_for_int", "expected a whole number, got 2.5", "sampler.chains", 5),
+    Bad("missing_required", "missing required key 'survey.path'", "survey.path", 2),
+    Bad("missing_section", "missing section 'output'", "output"),
+    Bad("missing_file", "no such file or folder", "survey.path", 3),
+    Bad("unknown_population", "did you mean 'SinglePopulation'?", "model.population", 5),
+    Bad("unknown_sed", "unknown SED model 'T22'", "model.sed", 5),
+    Bad("unknown_sampler", "unknown value 'HMC'", "sampler.method", 5),
+    Bad("reversed_window", "expected low < high", "cuts.phase_window", 5),
+    Bad("bad_population_option", "spilt", "model.population_options", 6),
+    Bad("unimportable_population", "cannot import", "model.population", 5),
+    Bad("zero_chains", "expected a value >= 1, got 0", "sampler.chains", 5),
+    Bad("not_yaml", "not valid YAML", None, 4),
+    Bad("list_not_mapping", "expected a mapping of sections, got list"),
+    Bad("empty", "empty config file"),
+    Bad(
+        "simulate_design_field", "did you mean 'cadence'?", "simulate.design.cadense", 3, "simulate"
+    ),  # fmt: skip
+    Bad(
+        "simulate_unknown_preset", "unknown survey preset 'sdss'", "simulate.design", 3, "simulate"
+    ),  # fmt: skip
+    Bad(
+        "simulate_bad_design_value", "expected low < high", "simulate.design.z_range", 5, "simulate"
+    ),  # fmt: skip
+]
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS, ids=lambda c: c.name)
+def test_bad_configs_name_file_line_and_key(case):
+    path = BAD / f"{case.name}.yaml"
+    with pytest.raises(sd.ConfigError) as info:
+        load_config(path, case.command)
+    err, text = info.value, str(info.value)
+    assert case.says in text
+    assert err.file == str(path)
+    assert err.field == case.field
+    assert err.line == case.line
+    if case.line is not None:
+        assert f"{case.name}.yaml:{case.line}" in text
+
+
+def test_every_bad_config_file_is_checked():
+    assert {p.stem for p in BAD.glob("*.yaml")} == {c.name for c in BAD_CONFIGS}
+    assert len(BAD_CONFIGS) >= 10
+
+
+def test_defaults_paths_and_overrides(tmp_path):
+    (tmp_path / "lcs").mkdir()
+    config = tmp_path / "run.yaml"
+    config.write_text("survey: {path: lcs}\noutput: {dir: out}\nsampler: {chains: 3}\n")
+    cfg = load_config(config, "fit")
+    assert cfg["survey"]["path"] == str(tmp_path / "lcs")  # relative to the config file
+    assert cfg["output"]["dir"] == str(tmp_path / "out")
+    assert cfg["sampler"] == cfg["sampler"] | {"chains": 3, "method": "NUTS", "warmup": 500}
+    assert cfg["cuts"]["z_min"] is None and cfg["model"]["sed"] == "T21"
+    cfg = load_config(
+        config, "fit", ["sampler.chains=2", "cuts.phase_window=[-10, 40]", "output.dir=elsewhere"]
+    )
+    assert cfg["sampler"]["chains"] == 2 and cfg["cuts"]["phase_window"] == [-10.0, 40.0]
+    assert cfg["output"]["dir"] == str(Path.cwd() / "elsewhere")  # command line: the cwd
+    for override, says, field in [
+        ("sampler.chains=two", "expected a whole number, got 'two'", "sampler.chains"),
+        ("sampler.chain=2", "did you mean 'chains'?", "sampler.chain"),
+        ("sampling.chains=2", "did you mean 'sampler'?", "sampling"),
+        ("model.population=Single", "unknown population", "model.population"),
+        ("chains=2", "expected SECTION.KEY=VALUE", "--set"),
+    ]:
+        with pytest.raises(sd.ConfigError, match=None) as info:
+            load_config(config, "fit", [override])
+        assert says in str(info.value) and info.value.field == field, str(info.value)
+        if field != "--set":
+            assert info.value.file == "command line"
+
+
+def test_foundation_example_reads_the_documented_sample(foundation_dir):
+    cfg = load_config("foundation_dr1", "fit", [f"survey.path={foundation_dir}"])
+    survey = load_survey(cfg["survey"])
+    assert survey.n_sn == 180  # every DR1 light curve, the misnamed .LIST entry included
+    salt2 = sd.read_fitres(foundation_dir / "Foundation_DR1.FITRES.TEXT")
+    pkmjd = dict(zip(salt2["CID"].astype(str), salt2["PKMJD"]))
+    np.testing.assert_array_equal(survey.peak_mjd, [pkmjd[s] for s in survey.snid])
+    cut = survey.cut(**{k: v for k, v in cfg["cuts"].items() if v is not None})
+    assert cut.n_sn == 167
+    assert np.all((cut.z_cmb > 0.015) & (cut.z_cmb < 0.08))
+    assert cfg["model"] | {} == {
+        "sed": "T21", "population": "SinglePopulation", "population_options": {},
+        "dust": "Fitzpatrick99", "dtype": "float64",
+    }  # fmt: skip
+
+
+def test_every_example_config_validates(tmp_path, monkeypatch):
+    examples = example_configs()
+    assert {"foundation_dr1", "simulate_foundation", "fit_simulated"} <= set(examples)
+    monkeypatch.chdir(tmp_path)  # built-in examples' paths are relative to the cwd
+    (tmp_path / "sim-foundation").mkdir()
+    (tmp_path / "foundation_dr1").mkdir()
+    for name in examples:
+        cfg = load_config(name, "simulate" if name.startswith("simulate") else "fit")
+        assert Path(cfg["output"]["dir"]).parent == tmp_path
+
+
+def test_map_fit_of_real_light_curves_writes_every_output(foundation_dir, tmp_path):
+    """`method: MAP` on five Foundation SNe with per-SN fits (BayeSN's fit mode): one
+    MAP+Laplace "chain", the FITRES table and the figures."""
+    snids = ["ASASSN-15bc", "2016W", "2016afk", "ASASSN-15fa", "ASASSN-15go"]
+    config = {
+        "survey": {"path": str(foundation_dir), "pattern": "Foundation_DR1_*.txt",
+                   "bands": {b: f"{b}_PS1" for b in "griz"}},
+        "cuts": {"snids": snids},
+        "model": {"population": "FixedPopulation"},
+        "sampler": {"method": "MAP", "samples": 200, "map_steps": 200},
+        "output": {"dir": str(tmp_path / "fit"), "light_curves": 2},
+    }  # fmt: skip
+    result = run_fit(load_config(config, "fit"), quiet=True)
+    post = result["posterior"]
+    assert post.posterior.sizes["sn"] == 5 and post.posterior.sizes["draw"] == 200
+    table = sd.read_fitres(tmp_path / "fit" / "distances.FITRES")
+    assert sorted(table["CID"]) == sorted(snids)
+    assert np.all((table["MUERR"] > 0.02) & (table["MUERR"] < 0.5))
+    assert np.all(np.abs(table["MURES"]) < 1.0)  # distances near the Hubble law
+    for png in ("hubble_residuals.png", "dust_vs_mass.png", "light_curves.png"):
+        assert (tmp_path / "fit" / png).read_bytes()[:4] == b"\x89PNG"
+    assert not (tmp_path / "fit" / "corner.png").exists()  # per-SN fits: no hyperparameters
+    saved = yaml.safe_load((tmp_path / "fit" / "config.yaml").read_text())
+    assert saved["cuts"]["snids"] == snids
+    assert "Dropped" in (tmp_path / "fit" / "survey_report.txt").read_text()
+
+
+def sndust(*args, cwd, timeout=900):
+    return subprocess.run(
+        [sys.executable, "-m", "sndust", *args], capture_output=True, text=True,
+        timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip
+
+
+def test_simulate_then_fit_from_the_command_line(tmp_path):
+    """`sndust simulate` writes SNANA files a fit reads back; the fit finds truth.yaml
+    beside them and prints truth against posterior; a second fit refuses to overwrite
+    its checkpoint."""
+    proc = sndust("simulate", "simulate_foundation", "--set", "simulate.n_sn=5", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sim = tmp_path / "sim-foundation"
+    truth = yaml.safe_load((sim / "truth.yaml").read_text())
+    assert truth["hyper"] == {"mu_R": 2.7, "sigma0": 0.1, "sigma_R": 0.5, "tau_A": 0.3}
+    survey = sd.Survey.from_snana(sim)
+    assert survey.n_sn == 5 and survey.survey_name[0] == "simulated-foundation"
+    small = ["--set", "sampler.init=prior", "--set", "sampler.warmup=20"]
+    small += ["--set", "sampler.samples=10"]
+    proc = sndust("fit", "fit_simulated", *small, "--set", "output.light_curves=2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "5 SNe read, 5 after cuts, 5 fitted" in proc.stdout
+    lines = proc.stdout.splitlines()
+    for name, value in truth["hyper"].items():
+        row = next(line for line in lines if line.startswith(name) and "±" in line)
+        assert float(row.split()[1]) == pytest.approx(value)
+    out = tmp_path / "sim-foundation-fit"
+    post = sd.Posterior.from_netcdf(out / "run.nc")
+    assert post.posterior.sizes["chain"] == 2 and post.posterior.sizes["draw"] == 10
+    for png in ("corner.png", "hubble_residuals.png", "dust_vs_mass.png", "light_curves.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    bad = sndust("fit", str(BAD / "unknown_key.yaml"), cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "unknown_key.yaml:5, field 'sampler.chians': unknown key" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    again = sndust("fit", "fit_simulated", *small, cwd=tmp_path)
+    assert again.returncode == 2 and "run.h5 exists" in again.stderr and "--resume" in again.stderr
+    resume = sndust(
+        "fit", "fit_simulated", "--resume", "--set", "output.dir=elsewhere", cwd=tmp_path
+    )
+    assert resume.returncode == 2 and "nothing to resume" in resume.stderr
