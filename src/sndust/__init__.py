@@ -58,8 +58,17 @@ from ._sed import BayeSNModel as BayeSNModel
 from ._sed._bayesn import builtin_models as builtin_models
 from ._simulate import SurveyDesign as SurveyDesign
 from ._simulate import simulate_survey as simulate_survey
+from ._sncosmo import bandpass as bandpass
 from ._survey import Drop as Drop
 from ._survey import LightCurve as LightCurve
 from ._survey import Survey as Survey
 
 __version__ = "0.1.0.dev0"
+
+
+def __getattr__(name):
+    if name == "BayeSNSource":  # an sncosmo.Source subclass: built when first asked for
+        from . import _sncosmo
+
+        return _sncosmo.BayeSNSource
+    raise AttributeError(f"module 'sndust' has no attribute {name!r}")
