@@ -30,6 +30,7 @@ class Bad:
     command: str = "fit"
 
 
+SIM = "simulate"
 BAD_CONFIGS = [
     Bad("unknown_key", "unknown key 'chians'; did you mean 'chains'?", "sampler.chians", 5),
     Bad("unknown_section", "unknown section 'sampling'; did you mean 'sampler'?", "sampling", 4),
@@ -49,15 +50,14 @@ BAD_CONFIGS = [
     Bad("not_yaml", "not valid YAML", None, 4),
     Bad("list_not_mapping", "expected a mapping of sections, got list"),
     Bad("empty", "empty config file"),
-    Bad(
-        "simulate_design_field", "did you mean 'cadence'?", "simulate.design.cadense", 3, "simulate"
-    ),  # fmt: skip
-    Bad(
-        "simulate_unknown_preset", "unknown survey preset 'sdss'", "simulate.design", 3, "simulate"
-    ),  # fmt: skip
-    Bad(
-        "simulate_bad_design_value", "expected low < high", "simulate.design.z_range", 5, "simulate"
-    ),  # fmt: skip
+    Bad("bad_population_option_type", "expected a number", "model.population_options.split", 7),
+    Bad("empty_module_population", "cannot import ':MyPopulation'", "model.population", 5),
+    Bad("precondition_number", "unknown value '1'", "sampler.precondition", 5),
+    Bad("simulate_design_field", "did you mean 'cadence'?", "simulate.design.cadense", 3, SIM),
+    Bad("simulate_unknown_preset", "unknown survey preset 'sdss'", "simulate.design", 3, SIM),
+    Bad("simulate_bad_design_value", "expected low < high", "simulate.design.z_range", 5, SIM),
+    Bad("simulate_unknown_hyper", "did you mean 'mu_R'?", "simulate.hyper.mu_RR", 4, SIM),
+    Bad("simulate_unknown_band", "unknown filter 'gX'", "simulate.design.bands", 5, SIM),
 ]
 
 
@@ -100,12 +100,31 @@ def test_defaults_paths_and_overrides(tmp_path):
         ("sampling.chains=2", "did you mean 'sampler'?", "sampling"),
         ("model.population=Single", "unknown population", "model.population"),
         ("chains=2", "expected SECTION.KEY=VALUE", "--set"),
+        ("model.population_options.spilt=10", "argument 'spilt'", "model.population_options"),
     ]:
         with pytest.raises(sd.ConfigError, match=None) as info:
             load_config(config, "fit", [override])
         assert says in str(info.value) and info.value.field == field, str(info.value)
         if field != "--set":
             assert info.value.file == "command line"
+
+
+def test_nested_overrides(tmp_path):
+    config = tmp_path / "sim.yaml"
+    config.write_text("simulate: {design: des, n_sn: 5}\noutput: {dir: out}\n")
+    cfg = load_config(
+        config, "simulate", ["simulate.design.cadence=4.0", "simulate.hyper.tau_A=0.2"]
+    )
+    assert cfg["simulate"]["design"] == {"preset": "des", "cadence": 4.0}
+    assert cfg["simulate"]["hyper"] == {"tau_A": 0.2}
+    with pytest.raises(sd.ConfigError, match="did you mean 'cadence'") as info:
+        load_config(config, "simulate", ["simulate.design.cadense=4.0"])
+    assert info.value.file == "command line"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("survey: {path: .}\nsampler: [1, 2]\noutput: {dir: out}\n")
+    with pytest.raises(sd.ConfigError, match="expected a mapping of keys") as info:
+        load_config(broken, "fit", ["sampler.chains=2"])  # the file's error, not hidden
+    assert (info.value.file, info.value.line) == (str(broken), 2)
 
 
 def test_foundation_example_reads_the_documented_sample(foundation_dir):

@@ -3,8 +3,6 @@ SNDUST_NOTEBOOK_SMALL=1), each in a fresh kernel with notebooks/ as working dire
 
 from __future__ import annotations
 
-import os
-
 import nbformat
 import pytest
 from conftest import REPO, SHARED
@@ -37,4 +35,3 @@ def test_notebook_runs(path, monkeypatch):
     client.execute()  # raises CellExecutionError with the cell and traceback on failure
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
-    assert os.environ["SNDUST_NOTEBOOK_SMALL"] == "1"

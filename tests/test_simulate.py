@@ -16,6 +16,7 @@ SN_ARRAYS = ("z_hel", "z_cmb", "z_err", "peak_mjd", "mwebv", "log_mass")
 
 def assert_same_survey(a, b):
     assert a.snid == b.snid
+    assert a.survey_name == b.survey_name
     assert a.band_names == b.band_names
     for name in SURVEY_ARRAYS + SN_ARRAYS:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)

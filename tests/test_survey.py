@@ -257,6 +257,10 @@ def test_peak_dates_from_a_fitres_table(foundation, foundation_dir, tmp_path):
     with pytest.raises(DataError, match="no peak-date column NOPE") as info:
         foundation.with_peaks(fitres, "NOPE")
     assert info.value.file == str(fitres)
+    # numeric-looking names stay names
+    bond = dataclasses.replace(foundation.select([0]), snid=("007",))
+    sd.write_fitres(Table({"CID": ["007"], "PKMJD": [57000.5]}), tmp_path / "bond.FITRES")
+    assert bond.with_peaks(tmp_path / "bond.FITRES").peak_mjd[0] == 57000.5
     short = salt2[salt2["CID"] != foundation.snid[3]]
     sd.write_fitres(short, tmp_path / "short.FITRES")
     with pytest.raises(

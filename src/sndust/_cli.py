@@ -104,7 +104,7 @@ def _plots(post, out: Path, *, truth=None, survey=None, sed=None, dust=None, n_l
         "hubble_residuals.png": lambda p: plots.hubble_residuals(post, path=p),
         "dust_vs_mass.png": lambda p: plots.dust_vs_mass(post, path=p),
     }
-    if not post.hyper_names:  # per-SN fits
+    if not any(post.posterior[n].ndim == 2 for n in post.hyper_names):  # per-SN fits
         del names["corner.png"]
     if survey is not None and n_lc > 0:
         snids = list(post.posterior.sn.values[:n_lc])

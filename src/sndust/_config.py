@@ -227,21 +227,32 @@ def load_config(
         file = str(path)
     schema = SCHEMAS[command]
     cli = set()
+    in_file = _Source(file, lines, base)
     for item in overrides:
         key, eq, text = item.partition("=")
         key = key.strip()
-        section, dot, name = key.partition(".")
-        if not eq or not dot or not name or "." in name:
+        parts = key.split(".")
+        if not eq or len(parts) < 2 or not all(parts):
             raise ConfigError(f"expected SECTION.KEY=VALUE, got {item!r}", field="--set")
         try:
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
-        current = data.get(section)
-        data[section] = (dict(current) if isinstance(current, Mapping) else {}) | {name: value}
+        node, path = data, []
+        for part in parts[:-1]:  # descend, copying, into nested mappings
+            path.append(part)
+            current = node.get(part)
+            if current is None:
+                cli.add(".".join(path))  # created on the command line
+                current = {}
+            elif path == ["simulate", "design"] and isinstance(current, str):
+                current = {"preset": current}  # a preset name refined by design fields
+            elif not isinstance(current, Mapping):
+                raise in_file.error(".".join(path), f"expected a mapping of keys, got {current!r}")
+            node[part] = dict(current)
+            node = node[part]
+        node[parts[-1]] = value
         cli.add(key)
-        if current is None:  # the whole section comes from the command line
-            cli.add(section)
     source = _Source(file, lines, base, cli)
     out = _validate(data, schema, source)
     table = out.get("survey", {}).get("peak_table")
@@ -258,7 +269,7 @@ def _check_models(cfg: dict, command: str, source: _Source) -> None:
     values = cfg[section]
     try:
         sed = values["sed"]
-        local = source.base_of(f"{section}.sed") / sed
+        local = source.base_of(f"{section}.sed") / Path(sed).expanduser()
         if sed.removesuffix("_model") not in _SEDS and local.exists():
             values["sed"] = str(local)
         elif sed.removesuffix("_model") not in _SEDS:
@@ -266,13 +277,41 @@ def _check_models(cfg: dict, command: str, source: _Source) -> None:
                 _unknown(sed, dict.fromkeys(_SEDS), "SED model") + ", or a BAYESN.YAML path",
                 field=f"{section}.sed",
             )
-        build_population(
+        population = build_population(
             values["population"], values["population_options"], f"{section}.population"
         )
         if command == "simulate":
-            build_design(values["design"])
+            design = build_design(values["design"])
+            _check_bands(design.bands, "simulate.design.bands")
+            _check_hyper(values, population)
     except ConfigError as err:
         raise source.error(err.field or section, err.message) from None
+
+
+def _check_bands(bands, field: str) -> None:
+    from ._filters import FilterBank
+
+    known = FilterBank.builtin().names
+    for band in bands:
+        if band not in known:
+            raise ConfigError(_unknown(band, dict.fromkeys(sorted(known)), "filter"), field=field)
+
+
+def _check_hyper(values: dict, population) -> None:
+    names = [*population.hyperpriors(), "sigma0"]
+    for name, value in values["hyper"].items():
+        field = f"simulate.hyper.{name}"
+        if name not in names:
+            raise ConfigError(
+                _unknown(str(name), dict.fromkeys(names), "hyperparameter"), field=field
+            )
+        flat = value if isinstance(value, list) else [value]
+        while any(isinstance(v, list) for v in flat):
+            flat = [w for v in flat for w in (v if isinstance(v, list) else [v])]
+        if not flat or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in flat):
+            raise ConfigError(
+                f"expected a number (or nested lists of numbers), got {value!r}", field=field
+            )
 
 
 def _unknown(name: str, known: Mapping, what: str) -> str:
@@ -343,7 +382,7 @@ def _check(value: Any, key: _Key, dotted: str, source: _Source) -> Any:
             raise fail()
         value = int(value)
     elif kind == "number":
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or value != value:
             raise fail()
         value = float(value)
     elif kind == "str" and not isinstance(value, str):
@@ -375,7 +414,9 @@ def _check(value: Any, key: _Key, dotted: str, source: _Source) -> Any:
             if not found:
                 raise fail(f"no such file or folder: {item}")
         value = resolved if isinstance(value, list) else resolved[0]
-    if key.choices is not None and value not in key.choices:
+    if key.choices is not None and not any(
+        value == c and isinstance(value, bool) == isinstance(c, bool) for c in key.choices
+    ):
         raise fail(_unknown(str(value), dict.fromkeys(map(str, key.choices)), "value"))
     if key.low is not None and value < key.low:
         raise fail(f"expected a value >= {key.low:g}, got {value!r}")
@@ -401,7 +442,7 @@ def build_population(name: str, options: Mapping, field: str = "model.population
         module, _, attr = name.partition(":")
         try:
             cls = getattr(importlib.import_module(module), attr)
-        except (ImportError, AttributeError) as err:
+        except Exception as err:  # noqa: BLE001 - any failure of user code is reported
             raise ConfigError(f"cannot import {name!r}: {err}", field=field) from None
         if not (isinstance(cls, type) and issubclass(cls, sd.DustPopulation)):
             raise ConfigError(f"{name!r} is not a DustPopulation subclass", field=field)
@@ -413,7 +454,27 @@ def build_population(name: str, options: Mapping, field: str = "model.population
             + ", or 'module:Class' for your own",
             field=field,
         )
-    return _construct(cls, options, f"{field.rsplit('.', 1)[0]}.population_options")
+    where = f"{field.rsplit('.', 1)[0]}.population_options"
+    _check_options(cls, options, where)
+    try:
+        return cls(**options)
+    except TypeError as err:
+        raise ConfigError(f"{cls.__name__}: {err}", field=where) from None
+
+
+def _check_options(cls, options: Mapping, field: str) -> None:
+    """Options of a population against its fields' annotations (numbers, flags, names),
+    so that a wrong type is reported here rather than inside the model."""
+    import dataclasses as dc
+
+    kinds = {"float": "number", "int": "int", "bool": "bool", "str": "str"}
+    for f in dc.fields(cls) if dc.is_dataclass(cls) else ():
+        if f.name not in options:
+            continue
+        annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+        kind = kinds.get(annotation.replace(" ", ""))
+        if kind is not None:
+            _check(options[f.name], _Key(kind), f"{field}.{f.name}", _Source(None, {}, Path()))
 
 
 def _construct(factory: Callable, options: Mapping, field: str):

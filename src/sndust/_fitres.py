@@ -47,8 +47,12 @@ def read_fitres(path: str | os.PathLike) -> Table:
     columns = {}
     for j, name in enumerate(names):
         raw = [r[j] for r in rows]
-        columns[name] = _typed(raw)
+        # SN names stay text: CID 007 is not the number 7
+        columns[name] = np.array(raw, dtype=str) if name in _ID_COLUMNS else _typed(raw)
     return Table(columns, names=names, meta={"file": str(path)})
+
+
+_ID_COLUMNS = frozenset({"CID", "SNID", "NAME", "IAUC"})
 
 
 def _typed(raw: list[str]):

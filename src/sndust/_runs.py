@@ -108,6 +108,10 @@ def load_survey(section: dict):
     files: list = []
     for item in paths:
         if any(c in item for c in "*?["):
+            if section["pattern"] is not None:
+                raise ConfigError(
+                    "give a glob in survey.path or survey.pattern, not both", field="survey.pattern"
+                )
             files += _glob(item)
         elif section["pattern"] is not None:
             if not Path(item).is_dir():
@@ -215,7 +219,9 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
         mode = model.constrain(start)
         say(
             f"MAP ({time.perf_counter() - t0:.1f} s)"
-            + "".join(f", {k} = {float(mode[k]):.3f}" for k in model.hyper_names)
+            + "".join(
+                f", {k} = {float(mode[k]):.3f}" for k in model.hyper_names if mode[k].ndim == 0
+            )
         )
     if s["method"] == "MAP":
         t0 = time.perf_counter()

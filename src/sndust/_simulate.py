@@ -99,7 +99,11 @@ class SurveyDesign:
                 field="z_distribution",
             )
         if self.phases is not None:
-            if isinstance(self.phases, str) or not len(self.phases):
+            if (
+                not isinstance(self.phases, Sequence)
+                or isinstance(self.phases, str)
+                or not len(self.phases)
+            ):
                 raise ConfigError(f"expected a list of phases, got {self.phases!r}", field="phases")
             object.__setattr__(self, "phases", tuple(number("phases", p) for p in self.phases))
         number("cadence", self.cadence, positive=True)
@@ -192,12 +196,11 @@ class SurveyDesign:
         lo, hi = self.log_mass_range
         if self.log_mass_mean is None:
             return rng.uniform(lo, hi, n)
-        out = rng.normal(self.log_mass_mean, self.log_mass_sd, n)
-        bad = (out < lo) | (out > hi)
-        while bad.any():  # truncation by rejection
-            out[bad] = rng.normal(self.log_mass_mean, self.log_mass_sd, int(bad.sum()))
-            bad = (out < lo) | (out > hi)
-        return out
+        from scipy.stats import truncnorm
+
+        mean, sd = self.log_mass_mean, self.log_mass_sd
+        a, b = (lo - mean) / sd, (hi - mean) / sd
+        return truncnorm.ppf(rng.uniform(size=n), a, b, loc=mean, scale=sd)
 
     def epochs(self, rng, z: float, bands) -> tuple[np.ndarray, np.ndarray]:
         """Observer-frame days from peak, and the band of each observation."""

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from ._errors import ConfigError
+
 __all__ = ["corner", "dust_vs_mass", "hubble_residuals", "light_curves"]
 
 
@@ -46,6 +48,10 @@ def _finish(fig, path):
     return fig
 
 
+def _scalar_hyper(post) -> list[str]:
+    return [n for n in post.hyper_names if post.posterior[n].ndim == 2]
+
+
 def _draws(post, name: str) -> np.ndarray:
     """Draws of ``name`` with chains and draws flattened into the first axis."""
     a = post.posterior[name].values
@@ -55,10 +61,15 @@ def _draws(post, name: str) -> np.ndarray:
 def corner(
     post, *, var_names: Sequence[str] | None = None, truth: Mapping | None = None, path=None
 ):
-    """Pairwise scatter and marginal histograms of the hyperparameters, with 95%
-    central intervals and (if given) the true values."""
+    """Pairwise scatter and marginal histograms of the hyperparameters (default: every
+    scalar one), with 95% central intervals and (if given) the true values."""
     plt = _pyplot()
-    names = list(var_names or post.hyper_names)
+    names = list(var_names or _scalar_hyper(post))
+    if not names:
+        raise ConfigError("no scalar hyperparameters to draw", field="var_names")
+    shaped = [n for n in names if post.posterior[n].ndim != 2]
+    if shaped:
+        raise ConfigError(f"corner draws scalars; {shaped} are arrays", field="var_names")
     draws = {n: _draws(post, n).reshape(-1) for n in names}
     k = len(names)
     fig, axes = plt.subplots(k, k, figsize=(2.2 * k + 0.6, 2.2 * k + 0.6), squeeze=False)
@@ -156,8 +167,8 @@ def light_curves(
         snids: SNe to draw (default: the first six of the posterior).
         n_draws: posterior draws evaluated per SN.
 
-    The curves use each draw's θ, A_V, R_V, ε and distance (and t_max for per-SN fits);
-    population-level SED offsets (``MassSplitSED``) are not drawn.
+    The curves use each draw's θ, A_V, R_V, ε, distance and magnitude offset δM (and
+    t_max for per-SN fits); population-level SED offsets (``MassSplitSED``) are not drawn.
     """
     import jax
     import jax.numpy as jnp
@@ -169,7 +180,7 @@ def light_curves(
     snids = list(snids) if snids is not None else names[:6]
     missing = [s for s in snids if s not in names]
     if missing:
-        raise sd.ConfigError(f"not in the posterior: {', '.join(map(str, missing))}", field="snids")
+        raise ConfigError(f"not in the posterior: {', '.join(map(str, missing))}", field="snids")
     chosen = survey.select(list(snids))
     lo, hi = sed.phase_range
     grid = np.linspace(lo + 0.5, hi - 0.5, 60)
@@ -203,6 +214,8 @@ def light_curves(
     }
     if free_tmax:
         params["t_max"] = per_sn("t_max")
+    if post.posterior.attrs.get("distance_prior") != "free" and "delta_M" in post.posterior:
+        params["delta_M"] = per_sn("delta_M")  # e.g. MassSplit's magnitude step
     flux = np.asarray(jax.jit(jax.vmap(lambda p: prepared.fluxcal(**p)))(params))
     q = np.percentile(flux, [2.5, 16, 50, 84, 97.5], axis=0)  # (5, n_sn, n_obs)
     dense_ok = np.asarray(prepared.observed_mask())

@@ -97,8 +97,19 @@ def write_snana_text(
         names.append(f"{snid}.txt")
     written_bands = [bands.get(b, b) for b in survey.band_names]
     for name, written in zip(survey.band_names, written_bands):
-        if not written or any(c.isspace() for c in written):
+        if not written or any(c.isspace() or c in "#:" for c in written):
             raise ConfigError(f"band {name!r} would be written as {written!r}", field="bands")
+    if len(set(written_bands)) < len(written_bands):
+        raise ConfigError(
+            f"two bands would be written with the same name: {written_bands}", field="bands"
+        )
+    for name in set(survey.survey_name):
+        if name and (name != " ".join(name.split()) or any(c in name for c in "#:")):
+            raise ConfigError(
+                f"SURVEY name {name!r} cannot be written to an SNANA header ('#', ':' or "
+                "runs of spaces)",
+                field="survey_name",
+            )
     list_path = folder / (list_name or f"{folder.resolve().name}.LIST")
     paths = [folder / n for n in names]
     if not overwrite:
@@ -120,8 +131,8 @@ def _light_curve_text(survey: Survey, i: int, written_bands: list[str]) -> str:
     m = survey.mask[i]
     band = survey.band[i, m]
     log_mass = float(survey.log_mass[i])
-    header = [
-        f"SURVEY: {survey.survey_name[i] or 'UNKNOWN'}",
+    header = [f"SURVEY: {survey.survey_name[i]}"] if survey.survey_name[i] else []
+    header += [
         f"SNID: {survey.snid[i]}",
         "FILTERS: " + ",".join(dict.fromkeys(written_bands[b] for b in band.tolist())),
         f"REDSHIFT_HELIO: {_number(survey.z_hel[i])}",
