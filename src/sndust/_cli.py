@@ -157,7 +157,9 @@ def demo(args) -> int:
             + ", ".join(f"{k} = {float(mode[k]):.3f}" for k in TRUTH)
         )
 
-    sampler = sd.NUTS(num_warmup=args.warmup, num_samples=args.samples)
+    sampler = sd.NUTS(
+        num_warmup=args.warmup, num_samples=args.samples, max_tree_depth=args.tree_depth
+    )
     post = sampler.run(
         model,
         k_run,
@@ -272,6 +274,7 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=200, help="warm-up steps per chain")
     p.add_argument("--samples", type=int, default=200, help="draws per chain")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tree-depth", type=int, default=10, help="NUTS maximum tree depth")
     p.add_argument("--out", default="sndust-demo", help="output folder (default sndust-demo)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo")
     p.add_argument("--quiet", action="store_true", help="no progress or tables")
@@ -297,7 +300,7 @@ def main(argv=None) -> int:
     p.add_argument("run", help="a file written by Posterior.to_netcdf (e.g. demo.nc)")
     p.set_defaults(handler=summarize)
     args = parser.parse_args(argv)
-    for name in ("n_sn", "chains", "warmup", "samples"):
+    for name in ("n_sn", "chains", "warmup", "samples", "tree_depth"):
         low = 0 if name == "warmup" else (2 if name == "n_sn" else 1)
         if getattr(args, name, low) < low:
             return _fail(f"--{name.replace('_', '-')} must be at least {low}")
