@@ -78,3 +78,15 @@ def small():
     from _sampling_script import small_model
 
     return small_model()
+
+
+# The longest test files first (longest-processing-time order). pytest-xdist's
+# ``--dist loadfile`` gives each worker one file, then the next file in collection order
+# whenever a worker has two or fewer tests left; alphabetical order used to start
+# test_sampling.py late, leaving one worker running it long after the other finished.
+_LONGEST_FIRST = ("test_sampling.py", "test_notebooks.py", "test_checkpoints.py", "test_readme.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: keeps the rest

@@ -256,7 +256,7 @@ def load_config(
     source = _Source(file, lines, base, cli)
     out = _validate(data, schema, source)
     table = out.get("survey", {}).get("peak_table")
-    if table is not None and Path(table).name != table:  # a bare name: the survey folder's
+    if table is not None and Path(table).name != table:  # (a bare name: the survey folder's)
         out["survey"]["peak_table"] = str(source.base_of("survey.peak_table") / table)
     _check_models(out, command, source)
     return out

@@ -42,11 +42,8 @@ def run_simulate(cfg: dict, *, quiet: bool = False) -> dict[str, Any]:
     population = build_population(
         sim["population"], sim["population_options"], "simulate.population"
     )
-    hyper = {}
-    for name, value in sim["hyper"].items():
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"expected a number, got {value!r}", field=f"simulate.hyper.{name}")
-        hyper[str(name)] = float(value)
+    # names and values were checked by load_config; array hyperparameters are nested lists
+    hyper = {str(k): np.asarray(v, np.float64) for k, v in sim["hyper"].items()}
     try:
         survey, truth = sd.simulate_survey(
             jax.random.key(sim["seed"]), sed, population, n_sn=sim["n_sn"], hyper=hyper,
@@ -59,7 +56,11 @@ def run_simulate(cfg: dict, *, quiet: bool = False) -> dict[str, Any]:
     paths = survey.to_snana(out, overwrite=cfg["output"]["overwrite"])
     n = survey.n_sn
     # the values given, not their round trip through the sampler's coordinates
-    scalars = {k: hyper.get(k, float(np.asarray(v))) for k, v in truth.items() if np.ndim(v) == 0}
+    scalars = {
+        k: float(hyper[k] if k in hyper else np.asarray(v))
+        for k, v in truth.items()
+        if np.ndim(v) == 0
+    }
     record = {
         "seed": sim["seed"],
         "n_sn": n,
