@@ -10,7 +10,9 @@ compilation, since that is what a user waits for); the sampling-only rate is als
     python benchmarks/sampling.py [--n-sn 5] [--bayesn-warmup 500] [--bayesn-samples 500]
                                   [--samplers nuts,mclmc,adjusted_mclmc] [--chains 4]
                                   [--warmup W --samples S] [--precondition metric]
-                                  [--mass diag|block|dense] [--progress]
+                                  [--mass diag|block|dense] [--dtype float64|float32]
+                                  [--distance-coordinate apparent|distance]
+                                  [--design simple|mix] [--progress]
                                   [--skip-bayesn] [--json]
 
 ``--warmup``/``--samples`` replace every chosen sampler's defaults (NUTS 500/500, MCLMC
@@ -36,17 +38,36 @@ HYPER = dict(mu_R=2.7, sigma_R=0.5, tau_A=0.3, sigma0=0.1)
 NAMES = ("mu_R", "sigma_R", "tau_A", "sigma0")
 
 
-def simulate(n_sn, seed):
+def simulate(n_sn, seed, design="simple"):
+    """The benchmark survey: ``simple`` (the simulator's default PS1 griz design) or
+    ``mix`` (40% Foundation-like, 60% DES-like SNe, one population)."""
+    import dataclasses
+
     import jax
 
     jax.config.update("jax_enable_x64", True)
     import sndust as sd
 
     sed = sd.BayeSNModel.load("T21")
-    survey, truth = sd.simulate_survey(
-        jax.random.key(seed), sed, sd.SinglePopulation(), n_sn=n_sn, hyper=HYPER
-    )
-    return sed, survey
+    key = jax.random.key(seed)
+    if design == "simple":
+        return sed, sd.simulate_survey(key, sed, sd.SinglePopulation(), n_sn=n_sn, hyper=HYPER)[0]
+    n_low = (2 * n_sn) // 5
+    curves = []
+    for k, (preset, n) in enumerate((("foundation", n_low), ("des", n_sn - n_low))):
+        part, _ = sd.simulate_survey(
+            jax.random.fold_in(key, k),
+            sed,
+            sd.SinglePopulation(),
+            n_sn=n,
+            hyper=HYPER,
+            design=preset,
+        )
+        curves += [
+            dataclasses.replace(part.light_curve(i), snid=f"{preset}-{part.snid[i]}")
+            for i in range(part.n_sn)
+        ]
+    return sed, sd.Survey.from_light_curves(curves)
 
 
 DEFAULTS = {"nuts": (500, 500), "mclmc": (2000, 4000), "adjusted_mclmc": (1000, 1000)}
@@ -62,8 +83,11 @@ def run_sndust(
     precondition="metric",
     progress=False,
     mass="diag",
+    dtype="float64",
+    distance_coordinate="apparent",
 ):
     import jax
+    import jax.numpy as jnp
 
     import sndust as sd
 
@@ -73,7 +97,13 @@ def run_sndust(
     sampler = cls(num_warmup=warmup or w, num_samples=samples or n, **options)
     precondition = {"True": True, "False": False}.get(precondition, precondition)
     t0 = time.perf_counter()
-    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    model = sd.HierarchicalModel(
+        sed=sed,
+        survey=survey,
+        population=sd.SinglePopulation(),
+        dtype=jnp.dtype(dtype),
+        distance_coordinate=distance_coordinate,
+    )
     post = sampler.run(
         model, jax.random.key(1), chains=chains, progress=progress, precondition=precondition
     )
@@ -124,6 +154,11 @@ def main():
     parser.add_argument("--samples", type=int)
     parser.add_argument("--precondition", default="metric", choices=["True", "metric", "False"])
     parser.add_argument("--mass", default="diag", choices=["diag", "block", "dense"])
+    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    parser.add_argument(
+        "--distance-coordinate", default="apparent", choices=["apparent", "distance"]
+    )
+    parser.add_argument("--design", default="simple", choices=["simple", "mix"])
     parser.add_argument("--progress", action="store_true", help="progress bars on stderr")
     parser.add_argument("--skip-bayesn", action="store_true")
     parser.add_argument("--json", action="store_true")
@@ -131,9 +166,13 @@ def main():
 
     import jax
 
-    sed, survey = simulate(args.n_sn, args.seed)
+    sed, survey = simulate(args.n_sn, args.seed, args.design)
     result = {
         "n_sn": args.n_sn,
+        "design": args.design,
+        "dtype": args.dtype,
+        "chains": args.chains,
+        "distance_coordinate": args.distance_coordinate,
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
         "jax": jax.__version__,
         "date": time.strftime("%Y-%m-%d"),
@@ -149,6 +188,8 @@ def main():
             args.precondition,
             args.progress,
             args.mass,
+            args.dtype,
+            args.distance_coordinate,
         )
         result[which] = r
         result[f"{which}_min_ess_per_s"] = r["min_ess_per_s"]

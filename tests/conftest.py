@@ -16,10 +16,25 @@ import pytest
 
 jax.config.update("jax_enable_x64", True)
 
+# One persistent XLA compilation cache for the whole run: the test processes, the
+# subprocesses they start (checkpoint kills, fake devices, the CLI, notebook kernels)
+# and both xdist workers compile many identical programs; each is compiled once.
+# Set SNDUST_TEST_JAX_CACHE= (empty) to turn it off.
+_CACHE = os.environ.get("SNDUST_TEST_JAX_CACHE", str(Path(__file__).parent / ".cache" / "jax"))
+if _CACHE:
+    for name, value in (
+        ("JAX_COMPILATION_CACHE_DIR", _CACHE),
+        ("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", 0.2),
+        ("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", 0),
+    ):
+        os.environ.setdefault(name, str(value))  # for subprocesses
+        jax.config.update(name.lower(), value)  # jax is imported already
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("SNDUST_SHARED", REPO.parent / "shared"))
 FOUNDATION = SHARED / "data" / "foundation_dr1"
 MODELS = ("T21", "W22", "M20")
+REFERENCE_SEED = 20261122  # make_bayesn_reference.py's default --seed
 SCRIPT = Path(__file__).parent / "reference" / "make_bayesn_reference.py"
 
 
@@ -59,14 +74,21 @@ def bayesn_reference(foundation_dir) -> Path:
         if not all((out / f"{m}.npz").is_file() for m in MODELS):
             tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
-            proc = subprocess.run(
-                [sys.executable, str(SCRIPT), str(tmp), str(foundation_dir), "--models", *MODELS],
-                capture_output=True,
-                text=True,
-                timeout=1200,
-            )
-            if proc.returncode != 0:
-                pytest.fail(f"bayesn reference generation failed:\n{proc.stderr[-4000:]}")
+            # one process per model, all at once (each model's seed as in a single run)
+            procs = [
+                subprocess.Popen(
+                    [sys.executable, str(SCRIPT), str(tmp), str(foundation_dir)]
+                    + ["--models", name, "--seed", str(REFERENCE_SEED + k)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for k, name in enumerate(MODELS)
+            ]
+            for name, proc in zip(MODELS, procs):
+                _, err = proc.communicate(timeout=1200)
+                if proc.returncode != 0:
+                    pytest.fail(f"bayesn reference generation for {name} failed:\n{err[-4000:]}")
             shutil.rmtree(out, ignore_errors=True)
             os.replace(tmp, out)
     return out

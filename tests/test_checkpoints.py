@@ -114,6 +114,16 @@ def test_checkpoint_of_another_model_is_refused(saved_run, sed):
     other, _ = small_model(n_sn=3)
     with pytest.raises(sd.ConfigError, match="different model"):
         sampler.run(other, jax.random.key(1), chains=2, resume=path, progress=False)
+    # same survey and arrays, but the saved positions would mean other distances
+    model, _, _ = saved_run
+    sheared = sd.HierarchicalModel(
+        sed=sed,
+        survey=model.prepared,
+        population=sd.SinglePopulation(),
+        distance_coordinate="distance",
+    )
+    with pytest.raises(sd.ConfigError, match="different model"):
+        sampler.run(sheared, jax.random.key(1), chains=2, resume=path, progress=False)
 
 
 def test_existing_checkpoint_is_never_overwritten(saved_run):

@@ -138,10 +138,19 @@ def small_survey(sed):
     return sd.simulate_survey(jax.random.key(5), sed, sd.SinglePopulation(), n_sn=3)[0]
 
 
+@pytest.mark.parametrize("coordinate", ["apparent", "distance"])
 @pytest.mark.parametrize("which", list(POPULATIONS))
-def test_sampler_density_is_physical_density_plus_log_jacobian(sed, small_survey, which):
-    """logdensity(x) = log_joint(constrain(x)) + log|det ∂constrain/∂x| (autodiff J)."""
-    model = sd.HierarchicalModel(sed=sed, survey=small_survey, population=POPULATIONS[which]())
+def test_sampler_density_is_physical_density_plus_log_jacobian(
+    sed, small_survey, which, coordinate
+):
+    """logdensity(x) = log_joint(constrain(x)) + log|det ∂constrain/∂x| (autodiff J), and
+    unconstrain inverts constrain, for either distance coordinate."""
+    model = sd.HierarchicalModel(
+        sed=sed,
+        survey=small_survey,
+        population=POPULATIONS[which](),
+        distance_coordinate=coordinate,
+    )
     names = natural_names(model)
 
     def physical(flat):
@@ -155,6 +164,32 @@ def test_sampler_density_is_physical_density_plus_log_jacobian(sed, small_survey
         logdet = np.linalg.slogdet(np.asarray(jac))[1]
         expected = float(model.log_joint(model.constrain(x))) + logdet
         np.testing.assert_allclose(float(model.logdensity(x)), expected, rtol=1e-11)
+        values = model.constrain(x)
+        back = model.unconstrain({n: values[n] for n in names})
+        np.testing.assert_allclose(np.asarray(back), np.asarray(x), atol=1e-9)
+
+
+def test_apparent_coordinate_is_d_plus_a_v(sed, small_survey):
+    """The two coordinates differ by the shear x_D' = x_D + A_V/0.1 mag: same values,
+    same physical density."""
+    pop = sd.SinglePopulation()
+    app = sd.HierarchicalModel(sed=sed, survey=small_survey, population=pop)
+    dis = sd.HierarchicalModel(
+        sed=sed, survey=small_survey, population=pop, distance_coordinate="distance"
+    )
+    x = dis.init_position(jax.random.key(3), radius=1.5)
+    values = dis.constrain(x)
+    y = app.unconstrain({n: values[n] for n in natural_names(dis)})
+    np.testing.assert_allclose(
+        np.asarray(app.unravel(y)["D"] - dis.unravel(x)["D"]),
+        np.asarray(values["A_V"]) / 0.1,
+        rtol=1e-10,
+    )
+    np.testing.assert_allclose(float(app.logdensity(y)), float(dis.logdensity(x)), rtol=1e-12)
+    with pytest.raises(sd.ConfigError, match="distance_coordinate"):
+        sd.HierarchicalModel(
+            sed=sed, survey=small_survey, population=pop, distance_coordinate="apparant"
+        )
 
 
 def test_redshift_model_paper_truncation_differs_from_bayesn(parity):

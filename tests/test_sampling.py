@@ -31,9 +31,10 @@ def recovery(sed):
         jax.random.key(30), sed, sd.SinglePopulation(), n_sn=30, hyper=hyper
     )
     model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
-    # whitened: its trees are ~2x shorter here than the default's, which CI's time needs
-    post = sd.NUTS(num_warmup=300, num_samples=300).run(
-        model, jax.random.key(0), chains=4, progress=False, precondition=True
+    # default settings (MAP start, Laplace variances as the starting metric, apparent
+    # distance coordinate)
+    post = sd.NUTS(num_warmup=250, num_samples=250).run(
+        model, jax.random.key(0), chains=4, progress=False
     )
     return post, hyper
 
@@ -44,13 +45,12 @@ def test_nuts_recovers_the_population_of_a_30_sn_survey(recovery):
     for name in ("mu_R", "tau_A", "sigma0"):
         row = table.loc[name]
         assert row["hdi_2.5%"] < hyper[name] < row["hdi_97.5%"], (name, row)
-    # τ_A and σ0 mix well; μ_R and σ_R (weakly identified, funnel-shaped) need longer
-    # runs than CI affords for R-hat < 1.01: see the issue's closing note
-    for name in ("tau_A", "sigma0"):
-        assert table.loc[name, "r_hat"] < 1.01, table
-        assert table.loc[name, "ess_bulk"] > 300, table
-    assert table.loc["mu_R", "r_hat"] < 1.1, table
-    assert post.divergences <= 0.02 * 4 * 300
+        assert row["r_hat"] < 1.01, table
+        assert row["ess_bulk"] > 300, table
+    # σ_R (weakly identified, its posterior piled against 0) mixes slowest
+    assert table.loc["sigma_R", "r_hat"] < 1.02, table
+    assert table.loc["sigma_R", "ess_bulk"] > 100, table
+    assert post.divergences == 0
 
 
 # ---------------------------------------------------------------------------- interface
@@ -182,6 +182,26 @@ def test_per_sn_fit_posterior_has_distances_and_peak_dates(sed, tmp_path):
     assert list(back["CID"]) == list(model.snid)
     np.testing.assert_allclose(back["MU"], table["MU"], rtol=1e-9)
     np.testing.assert_allclose(back["PKMJD"], table["PKMJD"], rtol=1e-12)
+
+
+def test_float32_model_samples_with_nuts_and_mclmc_is_refused(sed):
+    """A float32 model runs NUTS end to end in float32 (MAP start, warm-up, draws), with
+    jax_enable_x64 on; BlackJAX's MCLMC tuning cannot, and says so."""
+    hyper = dict(mu_R=2.7, sigma_R=0.5, tau_A=0.3, sigma0=0.1)
+    survey, _ = sd.simulate_survey(
+        jax.random.key(4), sed, sd.SinglePopulation(), n_sn=3, hyper=hyper
+    )
+    model = sd.HierarchicalModel(
+        sed=sed, survey=survey, population=sd.SinglePopulation(), dtype=jnp.float32
+    )
+    post = sd.NUTS(num_warmup=100, num_samples=30, max_tree_depth=6).run(
+        model, jax.random.key(0), chains=2, progress=False
+    )
+    assert post.posterior["A_V"].dtype == np.float32
+    assert np.all(np.isfinite(post.sample_stats["lp"].values))
+    assert float(post.sample_stats["acceptance_rate"].mean()) > 0.3
+    with pytest.raises(sd.ConfigError, match="float64 model"):
+        sd.MCLMC(num_warmup=10, num_samples=10).run(model, jax.random.key(0), progress=False)
 
 
 def test_read_fitres_reads_the_foundation_table(foundation_dir):

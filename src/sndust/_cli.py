@@ -43,86 +43,14 @@ def _fail(message: str) -> int:
     return 2
 
 
-def recovery_table(post, truth: dict) -> list[dict]:
-    """Truth against posterior for each (scalar) hyperparameter that ``truth`` holds."""
-    import numpy as np
-
-    table = post.summary(hdi_prob=0.95)
-    rows = []
-    for name in post.hyper_names:
-        if name not in truth or np.ndim(truth[name]):
-            continue
-        r = table.loc[name]
-        rows.append(
-            {
-                "name": name,
-                "truth": float(truth[name]),
-                "mean": float(r["mean"]),
-                "sd": float(r["sd"]),
-                "low": float(r["hdi_2.5%"]),
-                "high": float(r["hdi_97.5%"]),
-                "inside": bool(r["hdi_2.5%"] <= truth[name] <= r["hdi_97.5%"]),
-                "r_hat": float(r["r_hat"]),
-                "ess_bulk": float(r["ess_bulk"]),
-            }
-        )
-    return rows
-
-
-def print_recovery(rows: list[dict], say=print) -> None:
-    """The rows of :func:`recovery_table` as a text table."""
-    say(f"{'':8s}{'truth':>7s}{'posterior':>17s}{'95% HDI':>18s}{'R-hat':>7s}{'ESS':>7s}")
-    for r in rows:
-        say(
-            f"{r['name']:8s}{r['truth']:7.3f}{r['mean']:9.3f} ± {r['sd']:5.3f}"
-            f"   [{r['low']:6.3f}, {r['high']:6.3f}]{r['r_hat']:7.3f}{r['ess_bulk']:7.0f}"
-            f"  {'ok' if r['inside'] else 'OUTSIDE'}"
-        )
-
-
-def per_sn_coverage(post, truth: dict, names=("A_V", "theta", "D")) -> dict:
-    """Fraction of SNe whose true value lies inside its central 95% posterior interval."""
-    import numpy as np
-
-    out = {}
-    for name in names:
-        draws = post.posterior[name].values.reshape(-1, post.posterior.sizes["sn"])
-        low, high = np.percentile(draws, [2.5, 97.5], axis=0)
-        true = np.asarray(truth[name])
-        out[name] = float(np.mean((low <= true) & (true <= high)))
-    return out
-
-
-def _plots(post, out: Path, *, truth=None, survey=None, sed=None, dust=None, n_lc=6):
-    """The standard figures of a run, written to ``out``; returns their paths."""
-    import matplotlib.pyplot as plt
-
-    from . import plots
-
-    names = {
-        "corner.png": lambda p: plots.corner(post, truth=truth, path=p),
-        "hubble_residuals.png": lambda p: plots.hubble_residuals(post, path=p),
-        "dust_vs_mass.png": lambda p: plots.dust_vs_mass(post, path=p),
-    }
-    if not any(post.posterior[n].ndim == 2 for n in post.hyper_names):  # per-SN fits
-        del names["corner.png"]
-    if survey is not None and n_lc > 0:
-        snids = list(post.posterior.sn.values[:n_lc])
-        names["light_curves.png"] = lambda p: plots.light_curves(
-            post, survey, sed, dust=dust, snids=snids, path=p
-        )
-    paths = []
-    for name, draw in names.items():
-        plt.close(draw(out / name))
-        paths.append(out / name)
-    return paths
-
-
 def demo(args) -> int:
     import jax
 
     jax.config.update("jax_enable_x64", True)
     import sndust as sd
+
+    from ._runs import per_sn_coverage, print_recovery, recovery_table
+    from .plots import write_figures
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -181,7 +109,7 @@ def demo(args) -> int:
     post.to_netcdf(out / "demo.nc")
     post.to_fitres(out / "distances.FITRES")
     hyper_truth = {r["name"]: r["truth"] for r in rows}
-    figures = _plots(post, out, truth=hyper_truth, survey=survey, sed=sed)
+    figures = write_figures(post, out, truth=hyper_truth, survey=survey, sed=sed)
     written = [out / "demo.nc", out / "distances.FITRES", *figures]
     say("wrote " + ", ".join(str(p) for p in written))
     say(f"total {time.perf_counter() - t_start:.0f} s")
@@ -234,7 +162,7 @@ def simulate(args) -> int:
 
 
 def config(args) -> int:
-    from ._config import SCHEMAS, example_configs
+    from ._config import _REQUIRED, SCHEMAS, example_configs
 
     examples = example_configs()
     if args.name is None:
@@ -246,9 +174,7 @@ def config(args) -> int:
             for section, keys in schema.items():
                 print(f"  {section}:")
                 for name, key in keys.items():
-                    default = (
-                        "required" if key.default is _required() else f"default {key.default!r}"
-                    )
+                    default = "required" if key.default is _REQUIRED else f"default {key.default!r}"
                     print(f"    {name:20s} {key.help} ({default})")
         return 0
     if args.name not in examples:
@@ -257,12 +183,6 @@ def config(args) -> int:
         )
     print(examples[args.name].read_text(), end="")
     return 0
-
-
-def _required():
-    from ._config import _REQUIRED
-
-    return _REQUIRED
 
 
 def main(argv=None) -> int:

@@ -169,7 +169,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
 
     import sndust as sd
 
-    from ._cli import _plots, print_recovery, recovery_table
+    from .plots import write_figures
 
     say = _say(quiet)
     t_start = time.perf_counter()
@@ -253,7 +253,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
     written = [out / "run.nc", out / "distances.FITRES"]
     if cfg["output"]["plots"]:
         hyper_truth = None if truth is None else truth["hyper"]
-        written += _plots(
+        written += write_figures(
             post,
             out,
             truth=hyper_truth,
@@ -270,6 +270,56 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
         "survey": survey,
         "seconds": time.perf_counter() - t_start,
     }
+
+
+def recovery_table(post, truth: dict) -> list[dict]:
+    """Truth against posterior for each (scalar) hyperparameter that ``truth`` holds."""
+    import numpy as np
+
+    table = post.summary(hdi_prob=0.95)
+    rows = []
+    for name in post.hyper_names:
+        if name not in truth or np.ndim(truth[name]):
+            continue
+        r = table.loc[name]
+        rows.append(
+            {
+                "name": name,
+                "truth": float(truth[name]),
+                "mean": float(r["mean"]),
+                "sd": float(r["sd"]),
+                "low": float(r["hdi_2.5%"]),
+                "high": float(r["hdi_97.5%"]),
+                "inside": bool(r["hdi_2.5%"] <= truth[name] <= r["hdi_97.5%"]),
+                "r_hat": float(r["r_hat"]),
+                "ess_bulk": float(r["ess_bulk"]),
+            }
+        )
+    return rows
+
+
+def print_recovery(rows: list[dict], say=print) -> None:
+    """The rows of :func:`recovery_table` as a text table."""
+    say(f"{'':8s}{'truth':>7s}{'posterior':>17s}{'95% HDI':>18s}{'R-hat':>7s}{'ESS':>7s}")
+    for r in rows:
+        say(
+            f"{r['name']:8s}{r['truth']:7.3f}{r['mean']:9.3f} ± {r['sd']:5.3f}"
+            f"   [{r['low']:6.3f}, {r['high']:6.3f}]{r['r_hat']:7.3f}{r['ess_bulk']:7.0f}"
+            f"  {'ok' if r['inside'] else 'OUTSIDE'}"
+        )
+
+
+def per_sn_coverage(post, truth: dict, names=("A_V", "theta", "D")) -> dict:
+    """Fraction of SNe whose true value lies inside its central 95% posterior interval."""
+    import numpy as np
+
+    out = {}
+    for name in names:
+        draws = post.posterior[name].values.reshape(-1, post.posterior.sizes["sn"])
+        low, high = np.percentile(draws, [2.5, 97.5], axis=0)
+        true = np.asarray(truth[name])
+        out[name] = float(np.mean((low <= true) & (true <= high)))
+    return out
 
 
 def _truth_beside(section: dict) -> dict | None:

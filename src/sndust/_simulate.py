@@ -382,6 +382,8 @@ def _draw(model, key, hyper):
             if model.population.distance_prior == "free":
                 sd = jnp.broadcast_to(priors.sigma0, (n,))
             x = sd * jax.random.normal(k, shape)
+            if model.distance_coordinate == "apparent":  # the coordinate holds D + A_V
+                x = x + model._prior_part(tree)[0]["A_V"]
             tree[name] = x / model._distance_coordinate_scale(h, priors)
         elif name in ("A_V", "R_V"):
             priors = model.population.dust_priors(h, model.host)

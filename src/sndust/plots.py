@@ -19,7 +19,7 @@ import numpy as np
 
 from ._errors import ConfigError
 
-__all__ = ["corner", "dust_vs_mass", "hubble_residuals", "light_curves"]
+__all__ = ["corner", "dust_vs_mass", "hubble_residuals", "light_curves", "write_figures"]
 
 
 def _pyplot():
@@ -258,3 +258,30 @@ def light_curves(
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     return _finish(fig, path)
+
+
+def write_figures(post, out, *, truth=None, survey=None, sed=None, dust=None, n_lc=6):
+    """The standard figures of a run (corner, Hubble residuals, dust against mass, the
+    first ``n_lc`` light curves when ``survey`` and ``sed`` are given) as PNGs in the
+    folder ``out``; returns their paths."""
+    from pathlib import Path
+
+    plt = _pyplot()
+    out = Path(out)
+    names = {
+        "corner.png": lambda p: corner(post, truth=truth, path=p),
+        "hubble_residuals.png": lambda p: hubble_residuals(post, path=p),
+        "dust_vs_mass.png": lambda p: dust_vs_mass(post, path=p),
+    }
+    if not any(post.posterior[n].ndim == 2 for n in post.hyper_names):  # per-SN fits
+        del names["corner.png"]
+    if survey is not None and n_lc > 0:
+        snids = list(post.posterior.sn.values[:n_lc])
+        names["light_curves.png"] = lambda p: light_curves(
+            post, survey, sed, dust=dust, snids=snids, path=p
+        )
+    paths = []
+    for name, draw in names.items():
+        plt.close(draw(out / name))
+        paths.append(out / name)
+    return paths

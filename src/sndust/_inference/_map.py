@@ -196,8 +196,13 @@ def _diagnose(model, start):
 
 @eqx.filter_jit
 def _optimise(model, init, opt, max_steps, gtol, ftol, reuse_linesearch_values):
+    # the optimiser works in JAX's widest float (Optax's L-BFGS keeps its line-search
+    # values there), whatever the model's dtype; the model is evaluated in its own
+    model_dtype = init.dtype
+    init = init.astype(jax.dtypes.canonicalize_dtype(jnp.float64))
+
     def loss(x):
-        return -model.logdensity(x)
+        return -model.logdensity(x.astype(model_dtype)).astype(x.dtype)
 
     if reuse_linesearch_values:  # L-BFGS keeps the line search's last value and gradient
         value_and_grad = optax.value_and_grad_from_state(loss)
@@ -232,6 +237,6 @@ def _optimise(model, init, opt, max_steps, gtol, ftol, reuse_linesearch_values):
         g0 = jax.grad(loss)(x0)
         x, state, k, _, _ = jax.lax.while_loop(cond, body, (x0, state, 0, g0, 1.0))
         value, grad = jax.value_and_grad(loss)(x)
-        return x, -value, k, jnp.max(jnp.abs(grad))
+        return x.astype(model_dtype), -value.astype(model_dtype), k, jnp.max(jnp.abs(grad))
 
     return jax.vmap(one)(init)

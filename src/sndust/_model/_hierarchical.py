@@ -6,9 +6,19 @@ Parameters, in the sampler's coordinates (a dict pytree, ``ravel_pytree``-flatte
 * ``hyper``: each hyperparameter ``x`` with value ``T(x)``, ``T = biject_to(support)``;
 * per SN: ``theta`` (θ ~ N(0,1)); ``A_V`` and ``R_V`` when the population gives them a
   distribution (parameterised by type, see ``_reparam``); ``e`` (ε = L_Σ e, e ~ N(0, I));
-  ``D`` (centred distance D = μ̂ + 0.1 mag·x: light curves measure it to a few
-  hundredths of a magnitude, so a non-centred D would tie σ0 to every SN);
+  ``D`` (centred: D = μ̂ + 0.1 mag·x − A_V by default, i.e. x measures the *apparent*
+  distance D + A_V; see below);
   ``t_max`` (U(−10, 10) via a logistic map) when the population fits times of maximum.
+
+The distance coordinate. A light curve measures D + A_V (how faint the SN looks in V)
+to a few hundredths of a magnitude, while D and A_V separately are known only to about
+σ_μ̂ ⊕ σ0 ≈ 0.1 mag: in (D, A_V) the posterior is a thin ridge along D + A_V = const that
+a diagonal metric cannot follow. Sampling x = (D + A_V − μ̂)/0.1 mag instead
+(``distance_coordinate="apparent"``, the default; a shear, unit Jacobian) turns that ridge
+into an axis. On a simulated 30-SN survey (2 chains × 300 + 300 NUTS draws, diagonal
+metric) this cut the leapfrog steps per draw from 189 to 127 and raised the smallest
+hyperparameter ESS (σ_R) from 58 to 155. ``"distance"`` samples x = (D − μ̂)/0.1 mag.
+Either way D is centred: a non-centred D would tie σ0 to every SN.
 
 ``D = μ + δM`` is BayeSN's "distance plus grey offset". In the hierarchical models
 μ̂ = distmod(z_cmb) in a fixed flat ΛCDM (BayeSN's H0 = 73.24, Ωm = 0.28) and
@@ -108,6 +118,9 @@ class HierarchicalModel(eqx.Module):
         filters: filter bank (default built-in).
         cosmology: astropy cosmology for μ̂ (default flat ΛCDM, H0=73.24, Ωm=0.28).
         dtype, phase_window, chunk_size: passed to :func:`sndust.prepare`.
+        distance_coordinate: ``"apparent"`` (default) or ``"distance"``: what each SN's
+            distance coordinate measures (see the module docstring). The posterior is
+            the same; only the geometry the sampler sees differs.
     """
 
     prepared: PreparedSurvey
@@ -116,6 +129,7 @@ class HierarchicalModel(eqx.Module):
     muhat: Float[Array, " n_sn"]
     muhat_err: Float[Array, " n_sn"]
     layout: _Layout = eqx.field(static=True)
+    distance_coordinate: str = eqx.field(static=True)
 
     def __init__(
         self,
@@ -129,7 +143,15 @@ class HierarchicalModel(eqx.Module):
         dtype=None,
         phase_window=None,
         chunk_size=None,
+        distance_coordinate="apparent",
     ):
+        if distance_coordinate not in ("apparent", "distance"):
+            raise ConfigError(
+                f"distance_coordinate must be 'apparent' or 'distance', got "
+                f"{distance_coordinate!r}",
+                field="distance_coordinate",
+            )
+        self.distance_coordinate = distance_coordinate
         if not isinstance(population, AbstractDustPopulation):
             raise ConfigError(
                 f"population must be a sndust.DustPopulation, got {type(population).__name__}",
@@ -275,9 +297,11 @@ class HierarchicalModel(eqx.Module):
             lp_dust = lp_dust + lp
         theta, e = u["theta"], u["e"]
         lp_intrinsic = _std_normal(theta) + _std_normal(e).sum(-1)
-        # D = μ̂ + c·x, centred, with c = 0.1 mag (the data-scale of D) keeping x O(1)
+        # D = μ̂ + c·x (− A_V), centred, with c = 0.1 mag (the data-scale of D) keeping x O(1)
         c = self._distance_coordinate_scale(h, priors)
         D = self.muhat + c * u["D"]
+        if self.distance_coordinate == "apparent":
+            D = D - values["A_V"]
         sd = self._distance_sd(h, priors)
         lp_distance = dist.Normal(self.muhat, sd).log_prob(D) + jnp.log(c)
         values.update(theta=theta, e=e, D=D)
@@ -383,12 +407,16 @@ class HierarchicalModel(eqx.Module):
             value = jnp.broadcast_to(jnp.asarray(params[name], dtype), (n,))
             _check_support(prior, value, name, self.snid)
             tree[name] = to_unconstrained(prior, value)
+        # the coordinates as sampled: dust values at this tree (defaults where not given)
         for name in ("theta", "e"):
             if name in params:
                 tree[name] = jnp.broadcast_to(jnp.asarray(params[name], dtype), tree[name].shape)
         if "D" in params:
             scale = self._distance_coordinate_scale(h, priors)
-            tree["D"] = (jnp.asarray(params["D"], dtype) - self.muhat) / scale
+            D = jnp.asarray(params["D"], dtype)
+            if self.distance_coordinate == "apparent":  # A_V as given, or at its default
+                D = D + self._prior_part(tree)[0]["A_V"]
+            tree["D"] = (D - self.muhat) / scale
         if self.layout.free_tmax and "t_max" in params:
             t = jnp.broadcast_to(jnp.asarray(params["t_max"], dtype), (n,))
             _check_support(dist.Uniform(-TMAX_RANGE, TMAX_RANGE), t, "t_max", self.snid)

@@ -42,6 +42,7 @@ def model_fingerprint(model) -> str:
     h.update(str(jax.tree_util.tree_structure(arrays)).encode())
     h.update(repr(getattr(model, "layout", "")).encode())
     h.update(repr(getattr(model, "snid", "")).encode())
+    h.update(repr(getattr(model, "distance_coordinate", "")).encode())  # what x means
     for leaf in jax.tree_util.tree_leaves(arrays):
         a = np.asarray(leaf)
         h.update(f"{a.dtype}{a.shape}".encode())

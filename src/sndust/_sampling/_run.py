@@ -206,6 +206,14 @@ def run_sampler(
             field="precondition",
         )
 
+    wide = jax.dtypes.canonicalize_dtype(jnp.float64)
+    if not sampler.warmup_batched and model.prepared.obs_fluxcal.dtype != wide:
+        raise ConfigError(
+            f"{sampler.name} needs a {wide} model while jax_enable_x64 is on (BlackJAX's "
+            "MCLMC tuning mixes float64 constants into the chain state); use NUTS, a "
+            "float64 model, or turn jax_enable_x64 off for an all-float32 run",
+            field="dtype",
+        )
     config = sampler.config() | {
         "chains": int(chains),
         "init": init if isinstance(init, str) else "array",
@@ -253,9 +261,12 @@ def run_sampler(
         save()
     else:
         target = _restore_target(model, store.precondition)
+    dtype = model.prepared.obs_fluxcal.dtype
     metric = BlockMetric(
         **{
-            name: jnp.asarray(store.precondition["metric_" + name])
+            name: jnp.asarray(
+                store.precondition["metric_" + name], dtype if "index" not in name else None
+            )
             for name in ("chol", "hyper_var", "index", "hyper_index")
         }
     )

@@ -111,6 +111,10 @@ class AbstractSampler(eqx.Module):
         return run_sampler(self, model, key, **kwargs)
 
 
+def _WIDE():
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
+
+
 # ---------------------------------------------------------------------------- NUTS
 def warmup_schedule(num_steps: int, initial: int = 75, first_window: int = 25, final: int = 50):
     """Stan's warm-up windows as an ``(num_steps, 2)`` int array of (slow, window_end).
@@ -206,8 +210,9 @@ class NUTS(AbstractSampler):
         if self.mass == "block":
             new = mm.metric(imm)
             return BlockWelford.empty(new), new
-        mm = self._welford()[2](mm)
-        return mm, mm.inverse_mass_matrix
+        mm = self._welford()[2](mm)  # (BlackJAX's regularisation promotes to the widest float)
+        new = mm.inverse_mass_matrix.astype(imm.dtype)
+        return mm._replace(inverse_mass_matrix=new), new
 
     def _step(self, key, state, logdensity, step_size, imm):
         metric = imm.as_blackjax() if isinstance(imm, BlockMetric) else imm
@@ -219,7 +224,9 @@ class NUTS(AbstractSampler):
         da_init, _, _ = self._adaptation()
         state = blackjax().nuts.init(position, logdensity)
         mm, imm = self._mass_init(position, metric)
-        da = da_init(jnp.asarray(self.initial_step_size, position.dtype))
+        # dual averaging in JAX's widest float whatever the model's dtype (its state
+        # mixes Python floats); the step size is cast to the position's dtype when used
+        da = da_init(jnp.asarray(self.initial_step_size, _WIDE()))
         return state, da, mm, imm
 
     def warmup_step(self, logdensity, carry, key, index):
@@ -227,7 +234,7 @@ class NUTS(AbstractSampler):
         state, da, mm, imm = carry
         schedule = jnp.asarray(warmup_schedule(self.num_warmup))
         slow, window_end = schedule[index, 0] == 1, schedule[index, 1] == 1
-        step_size = jnp.exp(da.log_step_size)
+        step_size = jnp.exp(da.log_step_size).astype(state.position.dtype)
         state, info = self._step(key, state, logdensity, step_size, imm)
         da = da_update(da, info.acceptance_rate)
         mm = jax.lax.cond(
@@ -245,7 +252,8 @@ class NUTS(AbstractSampler):
 
     def warmup_final(self, carry):
         state, da, _, imm = carry
-        return state, {"step_size": jnp.exp(da.log_step_size_avg), "inverse_mass_matrix": imm}
+        step_size = jnp.exp(da.log_step_size_avg).astype(state.position.dtype)
+        return state, {"step_size": step_size, "inverse_mass_matrix": imm}
 
     def step(self, logdensity, state, params, key):
         state, info = self._step(
