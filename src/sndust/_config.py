@@ -91,6 +91,9 @@ _SAMPLER = {
     "map_steps": _Key(
         "int", 300, "optimiser steps of the MAP start (and of method MAP)", low=1
     ),  # fmt: skip
+    "map_starts": _Key(
+        "int", 4, "random starts of that MAP; the best is kept (per SN in per-SN fits)", low=1
+    ),  # fmt: skip
     "precondition": _Key("any", "metric", "metric, true or false", choices=("metric", True, False)),
     "mass": _Key("str", "diag", "NUTS mass matrix", choices=("diag", "dense", "block")),
     "batch": _Key("int", 100, "steps between checkpoints", low=1),

@@ -215,7 +215,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
     start = None
     if not resume and (s["method"] == "MAP" or s["init"] == "map"):
         t0 = time.perf_counter()
-        fit = sd.MAP(steps=s["map_steps"]).run(model, k_map)
+        fit = sd.MAP(steps=s["map_steps"], starts=s["map_starts"]).run(model, k_map)
         start = fit.position
         mode = model.constrain(start)
         say(
