@@ -407,7 +407,6 @@ class HierarchicalModel(eqx.Module):
             value = jnp.broadcast_to(jnp.asarray(params[name], dtype), (n,))
             _check_support(prior, value, name, self.snid)
             tree[name] = to_unconstrained(prior, value)
-        # the coordinates as sampled: dust values at this tree (defaults where not given)
         for name in ("theta", "e"):
             if name in params:
                 tree[name] = jnp.broadcast_to(jnp.asarray(params[name], dtype), tree[name].shape)

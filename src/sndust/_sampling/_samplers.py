@@ -111,7 +111,7 @@ class AbstractSampler(eqx.Module):
         return run_sampler(self, model, key, **kwargs)
 
 
-def _WIDE():
+def _widest_float():
     return jax.dtypes.canonicalize_dtype(jnp.float64)
 
 
@@ -226,7 +226,7 @@ class NUTS(AbstractSampler):
         mm, imm = self._mass_init(position, metric)
         # dual averaging in JAX's widest float whatever the model's dtype (its state
         # mixes Python floats); the step size is cast to the position's dtype when used
-        da = da_init(jnp.asarray(self.initial_step_size, _WIDE()))
+        da = da_init(jnp.asarray(self.initial_step_size, _widest_float()))
         return state, da, mm, imm
 
     def warmup_step(self, logdensity, carry, key, index):
