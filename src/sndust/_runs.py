@@ -274,8 +274,6 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
 
 def recovery_table(post, truth: dict) -> list[dict]:
     """Truth against posterior for each (scalar) hyperparameter that ``truth`` holds."""
-    import numpy as np
-
     table = post.summary(hdi_prob=0.95)
     rows = []
     for name in post.hyper_names:
@@ -311,8 +309,6 @@ def print_recovery(rows: list[dict], say=print) -> None:
 
 def per_sn_coverage(post, truth: dict, names=("A_V", "theta", "D")) -> dict:
     """Fraction of SNe whose true value lies inside its central 95% posterior interval."""
-    import numpy as np
-
     out = {}
     for name in names:
         draws = post.posterior[name].values.reshape(-1, post.posterior.sizes["sn"])
