@@ -12,8 +12,11 @@ compilation, since that is what a user waits for); the sampling-only rate is als
                                   [--warmup W --samples S] [--precondition metric]
                                   [--mass diag|block|dense] [--dtype float64|float32]
                                   [--distance-coordinate apparent|distance]
-                                  [--design simple|mix] [--progress]
+                                  [--design simple|mix] [--cpu-devices N] [--progress]
                                   [--skip-bayesn] [--json]
+
+On CPU, sndust's chains are spread over ``--cpu-devices`` virtual devices (default: one
+per core, as bayesn's chains are spread over 4), so both use every core.
 
 ``--warmup``/``--samples`` replace every chosen sampler's defaults (NUTS 500/500, MCLMC
 2000/4000, AdjustedMCLMC 1000/1000).
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -159,11 +163,22 @@ def main():
         "--distance-coordinate", default="apparent", choices=["apparent", "distance"]
     )
     parser.add_argument("--design", default="simple", choices=["simple", "mix"])
+    parser.add_argument(
+        "--cpu-devices",
+        type=int,
+        default=os.cpu_count(),
+        help="virtual CPU devices for sndust's chains (default: one per core)",
+    )
     parser.add_argument("--progress", action="store_true", help="progress bars on stderr")
     parser.add_argument("--skip-bayesn", action="store_true")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "device_count" not in flags:  # before JAX starts (it ignores accelerators)
+        os.environ["XLA_FLAGS"] = (
+            f"{flags} --xla_force_host_platform_device_count={args.cpu_devices}"
+        )
     import jax
 
     sed, survey = simulate(args.n_sn, args.seed, args.design)
@@ -173,6 +188,7 @@ def main():
         "dtype": args.dtype,
         "chains": args.chains,
         "distance_coordinate": args.distance_coordinate,
+        "cpu_devices": args.cpu_devices,
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}",
         "jax": jax.__version__,
         "date": time.strftime("%Y-%m-%d"),

