@@ -250,6 +250,28 @@ def test_progress_bar_reports_rate_step_size_and_divergences(small):
     assert "60/60" in text and "40/40" in text
 
 
+def test_each_batch_program_is_traced_once(small):
+    """Three warm-up batches and two sampling batches compile one program each: the
+    carry handed from batch to batch keeps its types (a weakly typed leaf from warm-up
+    initialisation used to compile the warm-up program twice, ~3 s per run)."""
+    model, _ = small
+    traces = {"warmup_step": 0, "step": 0}
+
+    class CountingNUTS(sd.NUTS):
+        def warmup_step(self, logdensity, carry, key, index):
+            traces["warmup_step"] += 1
+            return super().warmup_step(logdensity, carry, key, index)
+
+        def step(self, logdensity, state, params, key):
+            traces["step"] += 1
+            return super().step(logdensity, state, params, key)
+
+    sampler = CountingNUTS(num_warmup=6, num_samples=4)
+    post = sampler.run(model, jax.random.key(0), chains=2, batch=2, progress=False)
+    assert post.posterior.sizes["draw"] == 4
+    assert traces == {"warmup_step": 1, "step": 1}
+
+
 # ---------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     "make, field",

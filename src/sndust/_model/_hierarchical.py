@@ -128,6 +128,7 @@ class HierarchicalModel(eqx.Module):
     host: HostData
     muhat: Float[Array, " n_sn"]
     muhat_err: Float[Array, " n_sn"]
+    flux_ref: Float[Array, " n_sn"]
     layout: _Layout = eqx.field(static=True)
     distance_coordinate: str = eqx.field(static=True)
 
@@ -199,6 +200,8 @@ class HierarchicalModel(eqx.Module):
         self.host = host
         self.muhat = jnp.asarray(muhat, ftype)
         self.muhat_err = jnp.asarray(muhat_err, ftype)
+        # fluxes are computed from D − μ̂ with 10^(−0.4 (M0 + μ̂)) formed in float64 here
+        self.flux_ref = prepared.reference_scale(muhat)
         self.layout = _discover_layout(population, host, prepared)
         # NaN per-SN priors are named below, SN by SN, instead of numpyro's bare ValueError
         with validation_enabled(False):
@@ -299,12 +302,13 @@ class HierarchicalModel(eqx.Module):
         lp_intrinsic = _std_normal(theta) + _std_normal(e).sum(-1)
         # D = μ̂ + c·x (− A_V), centred, with c = 0.1 mag (the data-scale of D) keeping x O(1)
         c = self._distance_coordinate_scale(h, priors)
-        D = self.muhat + c * u["D"]
+        offset = c * u["D"]  # D − μ̂, kept apart: D itself is rounded to ~4e-6 in float32
         if self.distance_coordinate == "apparent":
-            D = D - values["A_V"]
+            offset = offset - values["A_V"]
+        D = self.muhat + offset
         sd = self._distance_sd(h, priors)
-        lp_distance = dist.Normal(self.muhat, sd).log_prob(D) + jnp.log(c)
-        values.update(theta=theta, e=e, D=D)
+        lp_distance = dist.Normal(0.0, sd).log_prob(offset) + jnp.log(c)
+        values.update(theta=theta, e=e, D=D, _D_offset=offset)
         lp_tmax = jnp.zeros(n)
         if self.layout.free_tmax:
             x = u["t_max"]
@@ -336,12 +340,16 @@ class HierarchicalModel(eqx.Module):
 
     def _forward_args(self, values, priors):
         """Keyword arguments of the PreparedSurvey forward model for these values."""
+        offset = values.get("_D_offset")
+        if offset is None:  # physical values given (log_joint)
+            offset = values["D"] - self.muhat
         return dict(
             theta=values["theta"],
             A_V=values["A_V"],
             R_V=values["R_V"],
             eps=self._eps(values, priors),
-            distmod=values["D"],
+            distmod=offset,
+            ref_scale=self.flux_ref,
             delta_M=priors.delta_M,
             t_max=values.get("t_max"),
         )
@@ -376,7 +384,7 @@ class HierarchicalModel(eqx.Module):
         and ``delta_M`` (each SN's magnitude offset from the population)."""
         values, priors, _ = self._prior_part(self.unravel(flat))
         h = {name: values[name] for name in self.hyper_names}
-        out = dict(values)
+        out = {k: v for k, v in values.items() if not k.startswith("_")}
         out["sigma0_sn"] = jnp.broadcast_to(_sigma0(h, priors), (self.n_sn,))
         out["delta_M"] = jnp.broadcast_to(jnp.asarray(priors.delta_M), (self.n_sn,))
         return out

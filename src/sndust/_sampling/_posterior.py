@@ -61,13 +61,20 @@ class Posterior:
         chains, n_draw, dim = draws.shape
         flat = draws.reshape(-1, dim)
         keys = jax.random.split(key, flat.shape[0])
+        # every chunk the same shape (the last padded with copies of the first draw), so
+        # one program serves them all
+        n = flat.shape[0]
+        chunk = min(_CHUNK, n)
+        pad = -n % chunk
+        flat = np.concatenate([flat, np.broadcast_to(flat[:1], (pad, dim))])
+        keys = jnp.concatenate([keys, jnp.broadcast_to(keys[:1], (pad, *keys.shape[1:]))])
         evaluate = jax.jit(jax.vmap(lambda x, k: _evaluate(model, x, k)))
         parts = [
-            evaluate(jnp.asarray(flat[i : i + _CHUNK]), keys[i : i + _CHUNK])
-            for i in range(0, flat.shape[0], _CHUNK)
+            evaluate(jnp.asarray(flat[i : i + chunk]), keys[i : i + chunk])
+            for i in range(0, n + pad, chunk)
         ]
         values = jax.tree_util.tree_map(
-            lambda *a: np.concatenate([np.asarray(x) for x in a]).reshape(
+            lambda *a: np.concatenate([np.asarray(x) for x in a])[:n].reshape(
                 (chains, n_draw) + a[0].shape[1:]
             ),
             *parts,

@@ -59,13 +59,22 @@ def _over_chains(f, shared, chain_args, how):
     )
 
 
+def _strong(tree):
+    """``tree`` with no weakly typed arrays: a weak Python-scalar leaf (an adaptation
+    counter's 0.0, say) would make the next program's inputs differ from its outputs
+    and so compile every batch program twice."""
+    return jax.tree_util.tree_map(
+        lambda a: jnp.asarray(a, a.dtype) if isinstance(a, jax.Array) else a, tree
+    )
+
+
 @eqx.filter_jit
 def _warmup_init(sampler, target, positions, keys, metric, how):
     def f(shared, x, k):
         t, m = shared
         return sampler.warmup_init(t.logdensity, x, k, m)
 
-    return _over_chains(f, (target, metric), (positions, keys), how)
+    return _strong(_over_chains(f, (target, metric), (positions, keys), how))
 
 
 @eqx.filter_jit
@@ -90,7 +99,7 @@ def _tune(sampler, target, carry, keys, how):
 
 @eqx.filter_jit
 def _final(sampler, carry):
-    return jax.vmap(sampler.warmup_final)(carry)
+    return _strong(jax.vmap(sampler.warmup_final)(carry))
 
 
 @eqx.filter_jit
@@ -150,6 +159,12 @@ def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, 
     return start, start
 
 
+@eqx.filter_jit
+def _log_densities(model, positions):
+    return jax.vmap(model.logdensity)(positions)
+
+
+@eqx.filter_jit
 def _jittered(target, start, key, chains, jitter):
     """``chains`` starts around ``start``: N(0, jitter²) in the sampler's coordinates
     (Laplace standard deviations when preconditioned)."""
@@ -159,7 +174,7 @@ def _jittered(target, start, key, chains, jitter):
 
 
 def _checked(model, positions):
-    lp = jax.vmap(model.logdensity)(positions)
+    lp = _log_densities(model, positions)
     bad = np.flatnonzero(~np.isfinite(np.asarray(lp)))
     if bad.size:
         blocks = model.check(positions[int(bad[0])])
@@ -387,6 +402,7 @@ def _unit_metric(model) -> BlockMetric:
     return BlockMetric(jnp.asarray(eye), ones, jnp.asarray(index), jnp.asarray(hyper_index))
 
 
+@eqx.filter_jit
 def _laplace_metric(w: Whitened) -> BlockMetric:
     """The Laplace covariance behind ``w`` as a block metric: each SN's marginal block
     ``L_i L_iᵀ + G_i R Rᵀ G_iᵀ`` and the hyperparameters' marginal variances; the
