@@ -32,8 +32,9 @@ def recovery(sed):
     )
     model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
     # default settings (MAP start, Laplace variances as the starting metric, apparent
-    # distance coordinate)
-    post = sd.NUTS(num_warmup=300, num_samples=300).run(
+    # distance coordinate); 400 draws per chain: at 300, R-hat's own noise (~0.004 here)
+    # put τ_A at 1.0103 in one CI run after a change of float rounding alone
+    post = sd.NUTS(num_warmup=300, num_samples=400).run(
         model, jax.random.key(0), chains=4, progress=False
     )
     return post, hyper
@@ -53,7 +54,7 @@ def test_nuts_recovers_the_population_of_a_30_sn_survey(recovery):
     # σ_R (weakly identified, its posterior piled against 0) mixes slowest
     assert float(rhat["sigma_R"]) < 1.03, table
     assert table.loc["sigma_R", "ess_bulk"] > 150, table
-    assert post.divergences <= 2  # of 1200 draws (0 at this seed)
+    assert post.divergences <= 2  # of 1600 draws
 
 
 # ---------------------------------------------------------------------------- interface
