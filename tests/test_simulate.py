@@ -179,3 +179,14 @@ def test_unknown_preset_and_uncovered_bands(sed):
             z_range=(0.4, 0.5),
         )  # fmt: skip
     assert info.value.field == "bands"
+
+
+@pytest.mark.parametrize(
+    ("hyper", "field"),
+    [({**HYPER, "sigma0": -0.1}, "sigma0"), ({**HYPER, "tau_B": 0.3}, "tau_B")],
+    ids=["outside-support", "unknown"],
+)
+def test_bad_hyperparameters_name_the_field(sed, hyper, field):
+    with pytest.raises(sd.ConfigError) as err:
+        sd.simulate_survey(jax.random.key(0), sed, sd.SinglePopulation(), n_sn=2, hyper=hyper)
+    assert err.value.field == field, err.value

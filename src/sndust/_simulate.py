@@ -354,20 +354,41 @@ def _draw(model, key, hyper):
     """Unconstrained vector of a draw from the prior (hyperparameters from ``hyper`` where
     given). In the sampler's coordinates every per-SN parameter is a draw from a fixed
     standard distribution, so the draw is made there."""
+    unknown = set(hyper) - set(model._hyperpriors())
+    if unknown:
+        raise ConfigError(
+            f"unknown hyperparameters {sorted(unknown)}; this population has "
+            f"{list(model._hyperpriors())}",
+            field=sorted(unknown)[0],
+        )
+    # one compiled program: op by op, the prior transforms and inverse CDFs cost ~9 s of
+    # per-operation compilation on the first call of a process
+    x = _draw_compiled(model, key, {k: jnp.asarray(v) for k, v in hyper.items()})
+    coords = model.unravel(x)["hyper"]
+    for name in hyper:
+        if not np.all(np.isfinite(np.asarray(coords[name]))):
+            raise ConfigError(
+                f"hyperparameter {name!r} = {hyper[name]} is outside its prior's support",
+                field=name,
+            )
+    return x
+
+
+@eqx.filter_jit
+def _draw_compiled(model, key, hyper):
+    from numpyro.distributions.transforms import biject_to
+
     from ._model._hierarchical import _prior_of
 
     keys = iter(jax.random.split(key, 64))
+    tree = model._template()
     h = {}
     for name, prior in model._hyperpriors().items():
         d = _prior_of(prior, h)
-        h[name] = jnp.asarray(hyper[name]) if name in hyper else d.sample(next(keys))
-    unknown = set(hyper) - set(h)
-    if unknown:
-        raise ConfigError(
-            f"unknown hyperparameters {sorted(unknown)}; this population has {list(h)}",
-            field=sorted(unknown)[0],
-        )
-    tree = model.unravel(model.unconstrain(h | {}))
+        value = hyper[name] if name in hyper else d.sample(next(keys))
+        value = jnp.asarray(value, tree["hyper"][name].dtype)
+        tree["hyper"][name] = biject_to(d.support).inv(value)
+        h[name] = value
     n = model.n_sn
     for name in model.layout.sampled:
         shape = tree[name].shape
