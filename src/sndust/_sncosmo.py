@@ -104,7 +104,7 @@ def _source_class():
             w = self._wave_basis @ surfaces @ sed.phase_basis(phase).T  # (n_wave, n_phase)
             dust = av * np.asarray(self._dust.curve_from(self._dust_pre, rv, np))  # (n_wave,)
             rows = np.arange(self._grid.size)[None, :]
-            template = template_at(sed.hsiao_flux, sed.hsiao_phase[0], rows, phase[None], np)[0]
+            template = template_at(sed.hsiao_flux, sed.hsiao_phase[0], rows, phase[None], np)[0].T
             mag = w + dust[:, None] + sed.M0 + distmod
             return (template * 10 ** (-0.4 * mag)).T
 

@@ -173,7 +173,7 @@ def prepare(
     c_phase = np.where(valid, phase.reshape(-1)[flat], 0.0)
     fluxcal = np.where(valid, np.asarray(sub.fluxcal).reshape(-1)[flat], 0.0)
     fluxcal_err = np.where(valid, np.asarray(sub.fluxcal_err).reshape(-1)[flat], 1.0)
-    wave_basis = sed.wave_basis()[c_window]  # (n_chunk, window, n_l)
+    wave_basis = np.swapaxes(sed.wave_basis()[c_window], 1, 2)  # (n_chunk, n_l, window)
 
     hsiao = sed.hsiao_flux
     phase0 = float(sed.hsiao_phase[0])
@@ -181,9 +181,9 @@ def prepare(
         phase_basis = template_weight = None
         hsiao_arr = hsiao
     else:
-        phase_basis = np.swapaxes(sed.phase_basis(c_phase), -1, -2)  # (n_chunk, nt, size)
-        template = template_at(hsiao, phase0, c_window, c_phase, np)
-        template_weight = template * c_weight[:, :, None] * valid[:, None, :]
+        phase_basis = sed.phase_basis(c_phase)  # (n_chunk, size, nt)
+        template = template_at(hsiao, phase0, c_window, c_phase, np)  # (n_chunk, size, window)
+        template_weight = template * c_weight[:, None, :] * valid[:, :, None]
         hsiao_arr = None
 
     info = SurveyInfo(

@@ -9,9 +9,9 @@ differentiable in all of them.
 Per evaluation only parameter-dependent work runs (DESIGN.md §2, "hoist invariants"):
 
     W_s   = W0 + θ_s W1 + ε_s                               (n_sn, n_lknot, n_tknot)
-    E_c   = W_{s(c)} J_t(c)                                 per chunk: (n_lknot, size)
-    X_c   = J_λ(window c) E_c + A_V,s A(λ; R_V,s)/A_V       (window, size), mag
-    F_c   = Σ_λ G_c(λ, t) 10^{-0.4 X_c} · 10^{-0.4 (M0 + μ_s + δM_s)}
+    E_c   = J_t(c) W_{s(c)}ᵀ                                per chunk: (size, n_lknot)
+    X_c   = E_c J_λ(window c) + A_V,s A(λ; R_V,s)/A_V       (size, window), mag
+    F_c   = Σ_λ G_c(t, λ) 10^{-0.4 X_c} · 10^{-0.4 (M0 + μ_s + δM_s)}
 
 ``G`` folds together the Hsiao template at each observed phase, the redshifted band
 weights, Milky Way extinction, the ``1/(1+z)`` factor and the zero point, all fixed.
@@ -98,11 +98,13 @@ class PreparedSurvey(eqx.Module):
     # layout
     chunk_sn: Int[Array, " n_chunk"]
     window_index: Int[Array, "n_chunk window"]
-    wave_basis: Float[Array, "n_chunk window nl"]
+    # wavelength last: the band integral sums over the fastest axis, and the backward pass
+    # of the spline product needs no transposes (-12% per 4-chain gradient at 30 SNe)
+    wave_basis: Float[Array, "n_chunk nl window"]
     band_weight: Float[Array, "n_chunk window"]
     phase: Float[Array, "n_chunk size"]
-    phase_basis: Float[Array, "n_chunk nt size"] | None
-    template_weight: Float[Array, "n_chunk window size"] | None
+    phase_basis: Float[Array, "n_chunk size nt"] | None
+    template_weight: Float[Array, "n_chunk size window"] | None
     hsiao_flux: Float[Array, "n_wave n_phase"] | None
     hsiao_phase0: float = eqx.field(static=True)
     # data
@@ -157,7 +159,7 @@ class PreparedSurvey(eqx.Module):
         t = self.phase - jnp.broadcast_to(shift, (self.n_sn,))[self.chunk_sn][:, None]
         basis = _spline_rows(t, self.tau_knots, self.tau_curvature)  # (n_chunk, size, nt)
         template = template_at(self.hsiao_flux, self.hsiao_phase0, self.window_index, t, jnp)
-        return jnp.swapaxes(basis, -1, -2), template * self.band_weight[:, :, None]
+        return basis, template * self.band_weight[:, None, :]
 
     def _chunk_flux(self, theta, A_V, R_V, eps, distmod, delta_M, t_max, ref_scale=None):
         dtype = self.obs_fluxcal.dtype
@@ -171,11 +173,12 @@ class PreparedSurvey(eqx.Module):
         eps = jnp.broadcast_to(jnp.asarray(eps, dtype), (n_sn, *self.W0.shape))
         surfaces = self.W0 + theta[:, None, None] * self.W1 + eps  # (n_sn, nl, nt)
         phase_basis, weight = self._phase_terms(t_max)
-        knots_at_obs = surfaces[self.chunk_sn] @ phase_basis  # (n_chunk, nl, size)
-        warp = self.wave_basis @ knots_at_obs  # (n_chunk, window, size)
+        # knot values at each observed phase: (n_chunk, size, nl)
+        knots_at_obs = jnp.einsum("cst,clt->csl", phase_basis, surfaces[self.chunk_sn])
+        warp = knots_at_obs @ self.wave_basis  # (n_chunk, size, window)
         dust = A_V[:, None] * self.dust.curve_from(self.dust_basis, R_V)  # (n_sn, n_wave)
         dust = dust[self.chunk_sn[:, None], self.window_index]  # (n_chunk, window)
-        flux = jnp.sum(weight * jnp.exp(-_LN10_04 * (warp + dust[:, :, None])), axis=1)
+        flux = jnp.sum(weight * jnp.exp(-_LN10_04 * (warp + dust[:, None, :])), axis=-1)
         if ref_scale is None:
             scale = jnp.exp(-_LN10_04 * (self.M0 + distmod + delta_M))
         else:  # distmod is an offset from the reference distances folded into ref_scale
@@ -283,15 +286,15 @@ def template_at(hsiao_flux, phase0, window_index, t, xp):
         xp: ``numpy`` (set-up) or ``jax.numpy`` (free time of maximum).
 
     Returns:
-        ``(n_chunk, window, size)``.
+        ``(n_chunk, size, window)``.
     """
     lower = xp.floor(t)
-    frac = (t - lower)[:, None, :]
+    frac = (t - lower)[:, :, None]
     n_phase = hsiao_flux.shape[1]
-    lo = xp.clip(lower.astype(np.int32) - int(phase0), 0, n_phase - 1)
+    lo = xp.clip(lower.astype(np.int32) - int(phase0), 0, n_phase - 1)[:, :, None]
     hi = xp.clip(lo + 1, 0, n_phase - 1)
-    rows = window_index[:, :, None]
-    return (1 - frac) * hsiao_flux[rows, lo[:, None, :]] + frac * hsiao_flux[rows, hi[:, None, :]]
+    rows = window_index[:, None, :]
+    return (1 - frac) * hsiao_flux[rows, lo] + frac * hsiao_flux[rows, hi]
 
 
 def _spline_rows(t, knots, curvature):
