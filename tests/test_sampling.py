@@ -79,6 +79,17 @@ def test_every_sampler_returns_named_inference_data(tiny_runs, small, name):
     assert table.attrs["divergences"] == post.divergences
 
 
+def test_adjusted_mclmc_trajectories_have_the_requested_mean_length(tiny_runs):
+    """L / step size is ``integration_steps`` (BlackJAX's tuner default, 2, is MALA-like),
+    and the drawn trajectory lengths average to it."""
+    post = tiny_runs["AdjustedMCLMC"]
+    stats = post.sample_stats
+    ratio = stats["L"].values / stats["step_size"].values
+    np.testing.assert_allclose(ratio, TINY["AdjustedMCLMC"].integration_steps, rtol=1e-6)
+    mean_steps = float(stats["n_steps"].mean())
+    assert 0.8 * ratio.mean() < mean_steps < 1.2 * ratio.mean(), mean_steps
+
+
 def test_posterior_values_are_the_models_at_each_draw(tiny_runs, small):
     """lp, per-SN log-likelihood and physical values equal the model's at the draws."""
     model, _ = small
@@ -281,6 +292,7 @@ def test_each_batch_program_is_traced_once(small):
         (lambda: sd.NUTS(num_samples=0), "num_samples"),
         (lambda: sd.NUTS(target_accept=1.5), "target_accept"),
         (lambda: sd.AdjustedMCLMC(target_accept=0.0), "target_accept"),
+        (lambda: sd.AdjustedMCLMC(integration_steps=1.0), "integration_steps"),
         (lambda: sd.MCLMC(thin=0), "thin"),
     ],
 )
