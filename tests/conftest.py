@@ -106,7 +106,13 @@ def small():
 # ``--dist loadfile`` gives each worker one file, then the next file in collection order
 # whenever a worker has two or fewer tests left; alphabetical order used to start
 # test_sampling.py late, leaving one worker running it long after the other finished.
-_LONGEST_FIRST = ("test_sampling.py", "test_notebooks.py", "test_checkpoints.py", "test_readme.py")
+_LONGEST_FIRST = (
+    "test_recovery.py",
+    "test_sampling.py",
+    "test_notebooks.py",
+    "test_checkpoints.py",
+    "test_readme.py",
+)
 
 
 def pytest_collection_modifyitems(items):

@@ -159,10 +159,56 @@ def test_map_runs_compile_once(fit_problem, monkeypatch):
 
     monkeypatch.setattr(sd.HierarchicalModel, "logdensity", counting)
     for optimizer in ("lbfgs", "adam"):
+        before = len(calls)
         sd.MAP(optimizer, steps=3).run(model, jax.random.key(0))
         traced = len(calls)
+        if optimizer == "lbfgs":  # one gradient in the whole program (see _lbfgs.py)
+            assert traced - before == 1
         sd.MAP(optimizer, steps=3).run(model, jax.random.key(1))
         assert len(calls) == traced, optimizer
+
+
+def test_lbfgs_finds_known_minima():
+    """The lean L-BFGS (one gradient per iteration) against problems with known answers:
+    Rosenbrock's valley, a quadratic with condition number 10⁴, and a start where the
+    function is not finite."""
+    import jax.numpy as jnp
+
+    from sndust._inference._lbfgs import lbfgs
+
+    def rosenbrock(x):
+        return jnp.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+    x0 = jnp.full(10, -1.2).at[1::2].set(1.0)
+    x, f, steps, gmax, ok = jax.jit(
+        lambda x0: lbfgs(jax.value_and_grad(rosenbrock), x0, 1000, 1e-8, 0.0)
+    )(x0)
+    assert bool(ok) and float(gmax) < 1e-8 and int(steps) < 200
+    np.testing.assert_allclose(x, 1.0, atol=1e-8)
+    assert float(f) < 1e-15
+
+    scales = jnp.logspace(0, 4, 30)
+    x, f, steps, gmax, ok = lbfgs(
+        jax.value_and_grad(lambda x: 0.5 * jnp.sum(scales * x**2)), jnp.ones(30), 2000, 1e-6, 0.0
+    )
+    assert bool(ok) and float(gmax) < 1e-6
+    np.testing.assert_allclose(x, 0.0, atol=1e-6)
+
+    x, f, steps, gmax, ok = lbfgs(
+        jax.value_and_grad(lambda x: jnp.log(x[0])), jnp.array([-1.0]), 10, 1e-6, 0.0
+    )
+    assert np.isnan(float(f)) and not bool(ok) and int(steps) == 0
+
+
+def test_lean_lbfgs_reaches_the_optax_lbfgs_maximum(small):
+    """Same hierarchical problem, same start: the lean L-BFGS (Armijo backtracking) and
+    Optax's L-BFGS (zoom line search, strong Wolfe) reach the same log density."""
+    model, _ = small
+    start = model.init_position(jax.random.key(3))
+    lean = sd.MAP("lbfgs", steps=2000, gtol=1e-5).run(model, None, init=start)
+    zoom = sd.MAP(optax.lbfgs(), steps=2000, gtol=1e-5).run(model, None, init=start)
+    assert bool(lean.converged)
+    np.testing.assert_allclose(float(lean.log_density), float(zoom.log_density), atol=1e-3)
 
 
 def test_per_sn_starts_share_the_hyperparameters(sed):

@@ -19,13 +19,13 @@ from jaxtyping import Array, Bool, Float, Int
 from .._errors import ConfigError, ModelError
 from ._bfgs import bfgs_blocks
 from ._blocks import per_sn_index
+from ._lbfgs import lbfgs
 
 __all__ = ["MAP", "MAPResult"]
 
 _NAMED = ("auto", "per_sn", "lbfgs", "adam")
-# One instance each: filter_jit keys its cache on them, so a fresh optax.lbfgs() per run
-# would recompile the whole model every time.
-_LBFGS = optax.lbfgs()
+# One instance: filter_jit keys its cache on it, so a fresh optax.adam() per run would
+# recompile the whole model every time.
 _ADAM = optax.adam(1e-2)
 
 
@@ -71,7 +71,8 @@ class MAP(eqx.Module):
             i.e. per-SN fits, else ``"lbfgs"``); ``"per_sn"``: a BFGS per SN started from
             its exact Hessian block, hyperparameters held at their starting values, each
             SN converging on its own and, with several starts, keeping its best start;
-            ``"lbfgs"``: ``optax.lbfgs()`` with its zoom line search on the whole vector;
+            ``"lbfgs"``: limited-memory BFGS on the whole vector with a backtracking
+            (Armijo) line search, one gradient per iteration (``_inference/_lbfgs.py``);
             ``"adam"``: ``optax.adam(1e-2)``; or any Optax transformation.
         steps: maximum number of optimiser steps per start.
         gtol: converged when every |∂ log p/∂x| is below this (unconstrained units).
@@ -102,7 +103,7 @@ class MAP(eqx.Module):
 
     def _transformation(self):
         if self.optimizer in ("lbfgs", "auto"):
-            return _LBFGS
+            return None  # the lean L-BFGS of _lbfgs
         if self.optimizer == "adam":
             return _ADAM
         return optax.with_extra_args_support(self.optimizer)
@@ -124,16 +125,9 @@ class MAP(eqx.Module):
             method = "lbfgs" if model.layout.hyper else "per_sn"
         if method == "per_sn":
             return self._run_per_sn(model, init)
-        positions, values, steps, gmax = _optimise(
-            model,
-            init,
-            self._transformation(),
-            self.steps,
-            self.gtol,
-            self.ftol,
-            method == "lbfgs",
+        positions, values, steps, gmax, ok = _optimise(
+            model, init, self._transformation(), self.steps, self.gtol, self.ftol
         )
-        stalled = self.ftol > 0
         values = jnp.where(jnp.isnan(values), -jnp.inf, values)
         best = int(jnp.argmax(values))
         if not np.isfinite(float(values[best])):
@@ -141,7 +135,7 @@ class MAP(eqx.Module):
         return MAPResult(
             position=positions[best],
             log_density=values[best],
-            converged=(gmax[best] < self.gtol) | (stalled & (steps[best] < self.steps)),
+            converged=ok[best],
             steps=steps[best],
             grad_max=gmax[best],
             start_log_density=values,
@@ -195,23 +189,21 @@ def _diagnose(model, start):
 
 
 @eqx.filter_jit
-def _optimise(model, init, opt, max_steps, gtol, ftol, reuse_linesearch_values):
-    # the optimiser works in JAX's widest float (Optax's L-BFGS keeps its line-search
-    # values there), whatever the model's dtype; the model is evaluated in its own
+def _optimise(model, init, opt, max_steps, gtol, ftol):
+    # the optimiser works in JAX's widest float whatever the model's dtype (line-search
+    # comparisons of nearly equal log densities); the model is evaluated in its own
     model_dtype = init.dtype
     init = init.astype(jax.dtypes.canonicalize_dtype(jnp.float64))
 
     def loss(x):
         return -model.logdensity(x.astype(model_dtype)).astype(x.dtype)
 
-    if reuse_linesearch_values:  # L-BFGS keeps the line search's last value and gradient
-        value_and_grad = optax.value_and_grad_from_state(loss)
-    else:
-
-        def value_and_grad(x, state):
-            return jax.value_and_grad(loss)(x)
+    value_and_grad = jax.value_and_grad(loss)
 
     def one(x0):
+        if opt is None:  # the lean L-BFGS: one gradient per iteration (see _lbfgs)
+            x, value, k, gmax, ok = lbfgs(value_and_grad, x0, max_steps, gtol, ftol)
+            return x.astype(model_dtype), -value.astype(model_dtype), k, gmax, ok
         state = opt.init(x0)
 
         def cond(carry):
@@ -220,29 +212,21 @@ def _optimise(model, init, opt, max_steps, gtol, ftol, reuse_linesearch_values):
 
         def body(carry):
             x, state, k, _, _ = carry
-            value, grad = value_and_grad(x, state=state)
+            value, grad = value_and_grad(x)
             updates, state = opt.update(grad, state, x, value=value, grad=grad, value_fn=loss)
             x = optax.apply_updates(x, updates)
             # stop once a step no longer moves the log density (checked every 10 steps so
-            # that one flat line-search step does not end an L-BFGS run)
-            new = (
-                loss(x)
-                if not reuse_linesearch_values
-                else optax.tree_utils.tree_get(state, "value")
-            )
-            small = jnp.abs(new - value) <= ftol * jnp.maximum(1.0, jnp.abs(value))
+            # that one flat step does not end a run)
+            small = jnp.abs(loss(x) - value) <= ftol * jnp.maximum(1.0, jnp.abs(value))
             change = jnp.where(small & (k % 10 == 9), 0.0, 1.0)
             return x, state, k + 1, grad, change
 
-        # (the first pass always runs: its gradient check uses the placeholder ∞; each
-        # copy of the model's gradient in this program costs compile time)
+        # (the first pass always runs: its gradient check uses the placeholder ∞)
         g0 = jnp.full_like(x0, jnp.inf)
         x, state, k, _, _ = jax.lax.while_loop(cond, body, (x0, state, 0, g0, 1.0))
-        if reuse_linesearch_values:  # the line search's value and gradient are at x
-            value = optax.tree_utils.tree_get(state, "value")
-            grad = optax.tree_utils.tree_get(state, "grad")
-        else:
-            value, grad = jax.value_and_grad(loss)(x)
-        return x.astype(model_dtype), -value.astype(model_dtype), k, jnp.max(jnp.abs(grad))
+        value, grad = value_and_grad(x)
+        gmax = jnp.max(jnp.abs(grad))
+        ok = (gmax < gtol) | ((ftol > 0) & (k < max_steps))  # stopped on a criterion
+        return x.astype(model_dtype), -value.astype(model_dtype), k, gmax, ok
 
     return jax.vmap(one)(init)
