@@ -1,8 +1,8 @@
 """Limited-memory BFGS with one gradient evaluation per loop iteration.
 
 ``optax.lbfgs`` pairs its update with a zoom line search (strong Wolfe conditions), and
-the compiled program holds the model's gradient several times over: in the optimiser
-loop, in the zoom's bracketing loop and in its refinement loop. For a survey model a copy
+the compiled program holds the model's gradient several times over (the optimiser loop
+and the line search's own loops each evaluate it). For a survey model a copy
 of the gradient costs seconds of tracing and compiling, which every sampler run pays for
 its MAP start. Here the whole optimiser is a single ``while_loop`` whose body evaluates
 the loss and gradient exactly once, at a trial point:
