@@ -19,7 +19,7 @@ On CPU, sndust's chains are spread over ``--cpu-devices`` virtual devices (defau
 per core, as bayesn's chains are spread over 4), so both use every core.
 
 ``--warmup``/``--samples`` replace every chosen sampler's defaults (NUTS 500/500, MCLMC
-2000/4000, AdjustedMCLMC 1000/1000).
+2000/4000, AdjustedMCLMC 500/1000).
 
 With ``--json`` the last line is a JSON object with ``bayesn_min_ess_per_s``,
 ``<sampler>_min_ess_per_s`` for each sampler and ``best_speedup_vs_bayesn``.
@@ -74,7 +74,7 @@ def simulate(n_sn, seed, design="simple"):
     return sed, sd.Survey.from_light_curves(curves)
 
 
-DEFAULTS = {"nuts": (500, 500), "mclmc": (2000, 4000), "adjusted_mclmc": (1000, 1000)}
+DEFAULTS = {"nuts": (500, 500), "mclmc": (2000, 4000), "adjusted_mclmc": (500, 1000)}
 
 
 def run_sndust(

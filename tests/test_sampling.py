@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from _sampling_script import TINY
 
 import sndust as sd
+from sndust._sampling import _run
 from sndust._sampling._metric import BlockWelford, block_metric
 from sndust._sampling._precondition import whiten
 
@@ -54,6 +56,53 @@ def test_adjusted_mclmc_trajectories_have_the_requested_mean_length(tiny_runs):
     np.testing.assert_allclose(ratio, TINY["AdjustedMCLMC"].integration_steps, rtol=1e-6)
     mean_steps = float(stats["n_steps"].mean())
     assert 0.8 * ratio.mean() < mean_steps < 1.2 * ratio.mean(), mean_steps
+
+
+class _Gaussian(eqx.Module):
+    """A target with known variances (``scale**2``) for the warm-up alone."""
+
+    scale: jax.Array
+
+    def logdensity(self, x):
+        return -0.5 * jnp.sum((x / self.scale) ** 2)
+
+    def to_x(self, z):
+        return z
+
+
+class _DiagonalMetric(eqx.Module):
+    var: jax.Array
+
+    def diagonal(self):
+        return self.var
+
+
+def test_adjusted_mclmc_warmup_pools_every_chains_variances():
+    """AdjustedMCLMC's staged warm-up learns a Gaussian's variances (condition number
+    10⁴ from a unit start), gives every chain the same pooled metric, and sizes the step
+    so that sampling accepts near ``target_accept``; it runs exactly ``num_warmup``
+    kernel steps in stages of 10/20/40/30%."""
+    scale = jnp.tile(jnp.array([0.03, 0.3, 1.0, 3.0]), 6)
+    sampler = sd.AdjustedMCLMC(num_warmup=600, num_samples=200, integration_steps=8.0)
+    assert sampler._plan()["steps"].tolist() == [60, 120, 240, 180]
+    target, how, chains = _Gaussian(scale), ("sequential", None), 4
+    keys = jax.random.split(jax.random.key(5), chains)
+    starts = jax.random.normal(jax.random.key(6), (chains, scale.size)) * scale
+    unit = _DiagonalMetric(jnp.ones(scale.size))
+    carry = _run._warmup_init(sampler, target, starts, keys, unit, how)
+    state, params = _run._final(sampler, _run._tune(sampler, target, carry, keys, how))
+    imm = np.asarray(params["inverse_mass_matrix"])
+    np.testing.assert_array_equal(imm, np.broadcast_to(imm[0], imm.shape))
+    ratio = imm[0] / np.asarray(scale) ** 2
+    assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
+    np.testing.assert_allclose(params["L"] / params["step_size"], 8.0, rtol=1e-12)
+    _, (draws, stats) = _run._sample_batch(
+        sampler, target, state, params, keys, jnp.asarray(0), 200, how
+    )
+    accept = float(np.mean(stats["acceptance_rate"]))
+    assert 0.8 < accept < 0.999, accept
+    sd_ratio = np.std(np.asarray(draws).reshape(-1, scale.size), axis=0) / np.asarray(scale)
+    assert np.all((sd_ratio > 0.8) & (sd_ratio < 1.2)), sd_ratio
 
 
 def test_posterior_values_are_the_models_at_each_draw(tiny_runs, small):

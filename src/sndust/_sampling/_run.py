@@ -92,9 +92,30 @@ def _warmup_batch(sampler, target, carry, keys, start, n: int, how):
 
 @eqx.filter_jit
 def _tune(sampler, target, carry, keys, how):
-    return _over_chains(
-        lambda t, c, k: sampler.tune(t.logdensity, c, k), target, (carry, keys), how
-    )
+    staged = sampler.tune_stages()
+    if staged is None:
+        return _over_chains(
+            lambda t, c, k: sampler.tune(t.logdensity, c, k), target, (carry, keys), how
+        )
+    plan, stage, pool, start = staged
+
+    def one_stage(c, xs):
+        # every chain runs the stage, then their statistics are pooled
+        carry, pooled = c
+        i, row = xs
+        stage_keys = jax.vmap(lambda k: jax.random.fold_in(k, i))(keys)
+        carry, stats = _over_chains(
+            lambda shared, c, k: stage(shared[0].logdensity, c, k, *shared[1:]),
+            (target, pooled, row),
+            (carry, stage_keys),
+            how,
+        )
+        return (carry, pool(stats)), None
+
+    n_stages = len(jax.tree_util.tree_leaves(plan)[0])
+    xs = (jnp.arange(n_stages), jax.tree_util.tree_map(jnp.asarray, plan))
+    (carry, _), _ = jax.lax.scan(one_stage, (carry, start(carry)), xs)
+    return carry
 
 
 @eqx.filter_jit
@@ -327,10 +348,11 @@ def run_sampler(
             bar.start("tuning", 0, 1)
             carry = _tune(sampler, placed, carry, warm_keys, how)
             store.seconds["warmup"] = time.perf_counter() - t_phase
-            bar.update(1, 1, float(np.mean(np.asarray(carry[1]["step_size"]))), 0)
-        else:
+        elif sampler.tune_stages() is None:
             carry = jax.vmap(lambda c: (c, None))(carry)  # pragma: no cover
         state, params = _final(sampler, carry)
+        if not sampler.warmup_batched and sampler.num_warmup > 0:
+            bar.update(1, 1, float(np.mean(np.asarray(params["step_size"]))), 0)
         store.phase, store.done = "sampling", 0
         store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves((state, params))]
         save()

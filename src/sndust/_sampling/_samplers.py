@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import functools
 from typing import ClassVar
 
 import equinox as eqx
@@ -64,6 +63,18 @@ class AbstractSampler(eqx.Module):
 
     def tune(self, logdensity, carry, key):
         raise NotImplementedError
+
+    def tune_stages(self):
+        """None (warm-up is :meth:`tune`), or a warm-up in per-chain stages whose
+        statistics are pooled over all chains between stages: ``(plan, stage, pool,
+        start)``. ``plan`` is a pytree of arrays with one row per stage;
+        ``stage(logdensity, carry, key, pooled, row) -> (carry, stats)`` runs one stage of
+        one chain (``carry`` keeps its structure); ``pooled`` is ``pool(stats)`` of the
+        previous stage (``stats`` with a leading chain axis), or ``start(carry)`` of all
+        chains' carry for the first. The stages run as one loop, so the kernel is
+        compiled once; :meth:`warmup_final` turns the last carry into ``(state, params)``.
+        """
+        return None
 
     def warmup_final(self, carry):
         """``(state, params)`` after warm-up (``tune`` already returns them)."""
@@ -372,15 +383,22 @@ class MCLMC(AbstractSampler):
 
 class AdjustedMCLMC(AbstractSampler):
     """Metropolis-adjusted MCLMC (BlackJAX ``adjusted_mclmc_dynamic``; Robnik+25):
-    isokinetic trajectories of random length (mean L / step size) with an accept/reject
-    step, so it is asymptotically exact. Warm-up: ``num_warmup / 10`` steps of 2-step
-    trajectories size the step, then BlackJAX's ``adjusted_mclmc_find_L_and_step_size``
-    (dual averaging to ``target_accept``, diagonal preconditioning) runs its two passes,
-    ``num_warmup`` and ``num_warmup / 2`` steps, at a mean trajectory length of
-    ``integration_steps`` steps.
+    isokinetic trajectories of random length (mean L / step size, two gradients per
+    McLachlan integration step) with an accept/reject step, so it is asymptotically
+    exact.
+
+    Warm-up (``num_warmup`` kernel steps; see ``_plan``): dual averaging of the step size
+    towards ``target_accept`` throughout, in four stages that all chains run together —
+    10% at 2-step trajectories (cheap: finds the scale of the step), then 20%, 40% and
+    30% at ``integration_steps``. The first two start from the Laplace variances; each of
+    the last two starts from the positions' variance over the previous stage pooled
+    across every chain (within-chain plus between-chain), so all chains share one
+    metric and a chain that wandered off widens it rather than tuning itself to its own
+    corner. BlackJAX's tuner, run per chain, took 1.6 × ``num_warmup`` steps and
+    estimated each chain's metric from that chain alone (benchmarks/README.md).
 
     Args:
-        num_warmup: sets the warm-up length (1.6 × ``num_warmup`` kernel steps in all).
+        num_warmup: warm-up kernel steps.
         num_samples: draws kept per chain.
         thin: kernel steps per kept draw.
         target_accept: target acceptance rate.
@@ -388,11 +406,12 @@ class AdjustedMCLMC(AbstractSampler):
             step size). BlackJAX's default, 2, makes the sampler MALA-like: on a simulated
             5-SN ``SinglePopulation`` survey it left σ_R at R-hat 1.47 after 4 × (1000 +
             1000); 32 gave R-hat 1.00 and a minimum hyperparameter ESS of 1708 from 4000
-            draws at 32 gradients each (NUTS: 1066 from 2000 at 125; benchmarks/README.md).
-        diagonal_preconditioning: tune a diagonal preconditioner.
+            draws (benchmarks/README.md).
+        diagonal_preconditioning: replace the Laplace variances by the pooled variances
+            of the warm-up draws (False: keep the Laplace variances).
     """
 
-    num_warmup: int = 1000
+    num_warmup: int = 500
     num_samples: int = 1000
     thin: int = 1
     target_accept: float = 0.9
@@ -416,7 +435,7 @@ class AdjustedMCLMC(AbstractSampler):
             raise ConfigError("target_accept must be in (0, 1)", field="target_accept")
         steps = self.integration_steps
         if isinstance(steps, bool) or not isinstance(steps, int | float) or not steps >= 1.2:
-            raise ConfigError(  # BlackJAX's tuner needs a mean above 1.1 steps
+            raise ConfigError(  # random lengths ⌈u · 2 · mean⌉ need a mean above one step
                 f"integration_steps must be a number ≥ 1.2, got {steps!r}",
                 field="integration_steps",
             )
@@ -431,46 +450,76 @@ class AdjustedMCLMC(AbstractSampler):
     def warmup_init(self, logdensity, position, key, metric):
         dynamic = blackjax().mcmc.adjusted_mclmc_dynamic
         state = dynamic.init(position, logdensity, jax.random.key_data(key))
-        return state, metric.diagonal()
+        imm = metric.diagonal()
+        step = 0.2 * jnp.sqrt(jnp.asarray(imm.size, imm.dtype))  # BlackJAX's start
+        return state, step, imm
 
-    def tune(self, logdensity, carry, key):
-        state, metric = carry
-        find = functools.partial(
-            blackjax().adjusted_mclmc_find_L_and_step_size,
-            mclmc_kernel=self._kernel(),
-            logdensity_fn=logdensity,
-            target=self.target_accept,
+    def _plan(self):
+        """Warm-up stages: kernel steps, mean integration steps per trajectory, and
+        whether the stage takes the previous stage's pooled variances as its metric."""
+        n, k = self.num_warmup, float(self.integration_steps)
+        search, first, second = max(n // 10, 1), max(n // 5, 1), max(2 * n // 5, 1)
+        final = max(n - search - first - second, 1)
+        return {
+            "steps": np.array([search, first, second, final], np.int32),
+            "avg": np.array([min(2.0, k), k, k, k]),
+            "pooled": np.array([False, False, True, True]) & self.diagonal_preconditioning,
+        }
+
+    def tune_stages(self):
+        da_init, da_update, da_final = blackjax().adaptation.step_size.dual_averaging_adaptation(
+            self.target_accept
         )
-        k_first, k_main = jax.random.split(key)
-        # BlackJAX's first pass keeps L fixed while the step size adapts, so a starting
-        # step that is too large multiplies the trajectory lengths of that whole pass
-        # (~6× on the 30-SN recovery survey: each warm-up step cost 4.3× a sampling step).
-        # A short adaptation at 2 steps per trajectory finds the scale of the step first.
-        first = max(self.num_warmup // 10, 10)
-        state, params, _ = find(
-            num_steps=first,
-            state=state,
-            params=_initial_params(metric, 0.2),
-            rng_key=k_first,
-            frac_tune1=1.0,
-            frac_tune2=0.0,
-            diagonal_preconditioning=False,
-            target_num_integration_steps=2.0,
-        )
-        # then BlackJAX's two passes: num_warmup steps adapting the step at fixed L (the
-        # second half also estimating the diagonal preconditioner), and num_warmup / 2
-        # adapting it again at the final trajectory length
-        state, params, _ = find(
-            num_steps=self.num_warmup,
-            state=state,
-            params=params,
-            rng_key=k_main,
-            frac_tune1=0.5,
-            frac_tune2=0.5,
-            diagonal_preconditioning=self.diagonal_preconditioning,
-            target_num_integration_steps=float(self.integration_steps),
-        )
-        return _tuned(state, params)
+        kernel = self._kernel()
+
+        def stage(logdensity, carry, key, pooled, row):
+            # dual averaging of the step size towards target_accept for row["steps"]
+            # kernel steps at row["avg"] integration steps, with the positions' running
+            # mean and variance (Welford) for the next stage's metric
+            state, step, imm = carry
+            imm = jnp.where(row["pooled"], pooled, imm)
+            dtype = state.position.dtype
+            avg = row["avg"].astype(dtype)
+
+            def body(i, c):
+                state, da, mean, m2 = c
+                state, info = kernel(
+                    jax.random.fold_in(key, i),
+                    state,
+                    logdensity,
+                    jnp.exp(da.log_step_size).astype(dtype),
+                    inverse_mass_matrix=imm,
+                    integration_steps_params=(avg,),
+                )
+                accept = info.acceptance_rate
+                da = da_update(da, jnp.where(jnp.isfinite(accept), accept, 0.0))
+                delta = state.position - mean
+                mean = mean + delta / (i + 1).astype(dtype)
+                return state, da, mean, m2 + delta * (state.position - mean)
+
+            zeros = jnp.zeros_like(state.position)
+            da = da_init(step.astype(_widest_float()))
+            init = (state, da, zeros, zeros)
+            state, da, mean, m2 = jax.lax.fori_loop(0, row["steps"], body, init)
+            n = row["steps"].astype(dtype)
+            return (state, da_final(da).astype(dtype), imm), (mean, m2 / n, n)
+
+        # the first stage's "pooled" metric (unused: it keeps the Laplace diagonal)
+        return self._plan(), stage, self.pool, lambda carry: carry[2][0]
+
+    def pool(self, stats):
+        """The chains' pooled diagonal variance: the mean within-chain variance plus the
+        variance of the chain means (a chain away from the others widens the metric
+        rather than being averaged away), shrunk towards 10⁻³ as in Stan's windows."""
+        means, variances, counts = stats
+        total = jnp.mean(variances, axis=0) + jnp.var(means, axis=0)
+        n = jnp.sum(counts)
+        return (n / (n + 5.0)) * total + 1e-3 * (5.0 / (n + 5.0))
+
+    def warmup_final(self, carry):
+        state, step, imm = carry
+        k = jnp.asarray(self.integration_steps, step.dtype)
+        return state, {"L": k * step, "step_size": step, "inverse_mass_matrix": imm}
 
     def step(self, logdensity, state, params, key):
         state, info = self._kernel()(
