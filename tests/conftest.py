@@ -108,6 +108,7 @@ def small():
 # test_sampling.py late, leaving one worker running it long after the other finished.
 _LONGEST_FIRST = (
     "test_recovery.py",
+    "test_recovery_adjusted.py",
     "test_sampling.py",
     "test_notebooks.py",
     "test_checkpoints.py",
