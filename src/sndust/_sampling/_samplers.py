@@ -7,7 +7,8 @@ shards over devices, runs in checkpointed batches and turns into a :class:`Poste
   inverse mass matrix as a :class:`~._metric.BlockMetric`, shared by all chains; diagonal
   samplers take its diagonal)
 - ``warmup_batched``: whether warm-up runs step by step (``warmup_step``, checkpointable
-  after every batch: NUTS) or as one tuning call (``tune``: MCLMC's L and step size);
+  after every batch: NUTS) or as one tuning call (``tune``: MCLMC's L and step size;
+  or ``tune_stages``, stages with statistics pooled over all chains: AdjustedMCLMC);
 - ``warmup_final(carry) -> (state, params)``: the tuned parameters (step size, inverse
   mass matrix, L) are runtime arrays, so tuning never recompiles the sampling loop;
 - ``step(logdensity, state, params, key) -> (state, stats)`` with the per-draw statistics
