@@ -452,8 +452,7 @@ class AdjustedMCLMC(AbstractSampler):
         dynamic = blackjax().mcmc.adjusted_mclmc_dynamic
         state = dynamic.init(position, logdensity, jax.random.key_data(key))
         imm = metric.diagonal()
-        step = 0.2 * jnp.sqrt(jnp.asarray(imm.size, imm.dtype))  # BlackJAX's start
-        return state, step, imm
+        return state, _initial_params(imm, 0.2).step_size, imm
 
     def _plan(self):
         """Warm-up stages: kernel steps, mean integration steps per trajectory, and
