@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._compile import jit_once
 from ._errors import ConfigError
 from ._survey import Survey
 
@@ -334,9 +335,7 @@ def simulate_survey(
             field="design",
         )
     truth_x = _draw(model, jax.random.fold_in(key, 1), hyper or {})
-    truth, flux = eqx.filter_jit(lambda m, x: (m.constrain(x), m.predict_fluxcal(x)))(
-        model, truth_x
-    )
+    truth, flux = _truth_and_flux(model, truth_x)
     flux = np.asarray(flux, np.float64)
     m = template.mask
     names = np.asarray(template.band_names)[template.band]
@@ -372,6 +371,9 @@ def _draw(model, key, hyper):
                 field=name,
             )
     return x
+
+
+_truth_and_flux = jit_once(lambda model, x: (model.constrain(x), model.predict_fluxcal(x)))
 
 
 @eqx.filter_jit

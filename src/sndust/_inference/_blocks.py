@@ -18,11 +18,15 @@ __all__ = ["per_sn_index", "block_value_grad", "block_hessian"]
 
 def per_sn_index(model) -> np.ndarray:
     """``(n_sn, d)`` positions in the flat vector of each SN's parameters."""
-    positions = model.unravel(jnp.arange(model.dim, dtype=model.prepared.obs_fluxcal.dtype))
-    columns = []
-    for name in model.layout.sampled:
-        leaf = np.asarray(positions[name]).astype(np.int64)
-        columns.append(leaf.reshape(model.n_sn, -1))
+    # the flat vector is the template's leaves raveled in tree order (ravel_pytree); in
+    # NumPy, since op-by-op JAX slicing here cost a compile per slice
+    leaves, treedef = jax.tree_util.tree_flatten(model._template())
+    offsets = np.cumsum([0] + [leaf.size for leaf in leaves])
+    positions = jax.tree_util.tree_unflatten(
+        treedef,
+        [np.arange(a, b).reshape(leaf.shape) for a, b, leaf in zip(offsets, offsets[1:], leaves)],
+    )
+    columns = [positions[name].reshape(model.n_sn, -1) for name in model.layout.sampled]
     return np.concatenate(columns, axis=1)
 
 

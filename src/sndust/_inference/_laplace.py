@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
+from .._compile import jit_once
 from .._errors import ConfigError, ModelError
 from ._blocks import block_hessian, per_sn_index
 
@@ -56,8 +57,12 @@ class Laplace(eqx.Module):
 
     def physical_sd(self, model, key, n: int = 4000) -> dict[str, Array]:
         """Standard deviations of the named physical values, from ``n`` draws."""
-        draws = eqx.filter_jit(lambda m, x: jax.vmap(m.constrain)(x))(model, self.sample(key, n))
+        draws = _constrain_all(model, self.sample(key, n))
         return {k: jnp.std(v, axis=0) for k, v in draws.items()}
+
+
+_constrain_all = jit_once(lambda model, x: jax.vmap(model.constrain)(x))
+_hessian = jit_once(lambda model, x: jax.hessian(model.logdensity)(x))
 
 
 def laplace(model, position, *, method: str = "auto", which=None, dense_limit: int = 3000):
@@ -106,7 +111,7 @@ def laplace(model, position, *, method: str = "auto", which=None, dense_limit: i
         )
         return Laplace(position, sd, "blocks", block_covariance=cov, block_index=index, valid=valid)
     if method == "dense":
-        H = -eqx.filter_jit(lambda m, x: jax.hessian(m.logdensity)(x))(model, position)
+        H = -_hessian(model, position)
         H = 0.5 * (H + H.T)
         w = np.linalg.eigvalsh(np.asarray(H))
         if w[0] <= 0:

@@ -16,6 +16,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Bool, Float, Int
 
+from .._compile import jit_once
 from .._errors import ConfigError, ModelError
 from ._bfgs import bfgs_blocks
 from ._blocks import per_sn_index
@@ -112,8 +113,7 @@ class MAP(eqx.Module):
         """Maximise ``model.logdensity`` from ``init`` (one vector, or one per start) or
         from ``starts`` random points."""
         if init is None:
-            keys = jax.random.split(key, self.starts)
-            init = jnp.stack([model.init_position(k, radius=self.radius) for k in keys])
+            init = _starts(model, jax.random.split(key, self.starts), self.radius)
         init = jnp.atleast_2d(jnp.asarray(init, model.prepared.obs_fluxcal.dtype))
         if init.shape[-1] != model.dim:
             raise ConfigError(
@@ -128,19 +128,22 @@ class MAP(eqx.Module):
         positions, values, steps, gmax, ok = _optimise(
             model, init, self._transformation(), self.steps, self.gtol, self.ftol
         )
-        values = jnp.where(jnp.isnan(values), -jnp.inf, values)
-        best = int(jnp.argmax(values))
-        if not np.isfinite(float(values[best])):
+        # picked in NumPy: each op-by-op JAX call here would compile a program
+        values = np.asarray(values)
+        values = np.where(np.isnan(values), -np.inf, values)
+        best = int(np.argmax(values))
+        if not np.isfinite(values[best]):
             _diagnose(model, init[0])
+        position = jnp.asarray(np.asarray(positions)[best])
         return MAPResult(
-            position=positions[best],
-            log_density=values[best],
-            converged=ok[best],
-            steps=steps[best],
-            grad_max=gmax[best],
-            start_log_density=values,
+            position=position,
+            log_density=jnp.asarray(values[best]),
+            converged=jnp.asarray(np.asarray(ok)[best]),
+            steps=jnp.asarray(np.asarray(steps)[best]),
+            grad_max=jnp.asarray(np.asarray(gmax)[best]),
+            start_log_density=jnp.asarray(values),
             start_positions=positions,
-            params=model.constrain(positions[best]),
+            params=model.constrain(position),
         )
 
     def _run_per_sn(self, model, init):
@@ -186,6 +189,11 @@ def _diagnose(model, start):
         "finite at the start; try another optimiser or smaller steps",
         field="optimizer",
     )
+
+
+_starts = jit_once(
+    lambda model, keys, radius: jax.vmap(lambda k: model.init_position(k, radius=radius))(keys)
+)
 
 
 @eqx.filter_jit

@@ -39,6 +39,7 @@ from jaxtyping import Array, Float
 from numpyro.distributions.distribution import validation_enabled
 from numpyro.distributions.transforms import biject_to
 
+from .._compile import jit_once
 from .._errors import ConfigError, DataError, ModelError
 from .._forward import PreparedSurvey, prepare
 from .._population import AbstractDustPopulation, HostData
@@ -382,6 +383,9 @@ class HierarchicalModel(eqx.Module):
         """Named physical values: hyperparameters by name; per SN ``theta``, ``A_V``,
         ``R_V``, ``e``, ``D``, (``t_max``), plus ``sigma0_sn`` (each SN's grey scatter)
         and ``delta_M`` (each SN's magnitude offset from the population)."""
+        return _constrained(self, flat)  # compiled: op by op it took seconds of dispatch
+
+    def _constrain(self, flat):
         values, priors, _ = self._prior_part(self.unravel(flat))
         h = {name: values[name] for name in self.hyper_names}
         out = {k: v for k, v in values.items() if not k.startswith("_")}
@@ -477,6 +481,9 @@ class HierarchicalModel(eqx.Module):
         """A random start: hyperparameters and A_V, R_V uniform in (−radius, radius) on
         the unconstrained scale (like NumPyro's ``init_to_uniform``); θ, e, D, t_max at
         small random values around the prior centre."""
+        return _init_position(self, key, radius)
+
+    def _init_position(self, key, radius):
         tree = self._template()
         leaves, treedef = jax.tree_util.tree_flatten(tree)
         keys = jax.random.split(key, len(leaves))
@@ -491,7 +498,7 @@ class HierarchicalModel(eqx.Module):
     def check(self, flat: Float[Array, " dim"]) -> dict[str, float]:
         """Evaluate each block at ``flat`` and raise a :class:`ModelError` naming the first
         block (and SNe) whose log density is NaN or +inf; returns the block totals."""
-        _, blocks = eqx.filter_jit(lambda m, x: m._forward(x))(self, flat)
+        _, blocks = _blocks_at(self, flat)
         totals = {}
         for name in BLOCKS:
             value = np.asarray(blocks[name])
@@ -538,6 +545,19 @@ class HierarchicalModel(eqx.Module):
 
 
 LogDensity = HierarchicalModel
+
+
+# compiled once per model structure (a model is an argument, so every instance of one
+# shape shares the program); called from traced code they are inlined
+_constrained = jit_once(lambda model, flat: model._constrain(flat))
+_init_position = jit_once(lambda model, key, radius: model._init_position(key, radius))
+_blocks_at = jit_once(lambda model, flat: model._forward(flat))
+
+
+@jit_once
+def _at_start(model, flat):
+    values, _, blocks = model._prior_part(model.unravel(flat))
+    return blocks["dust_prior"], values["A_V"], values["R_V"]
 
 
 def _std_normal(x):
@@ -621,13 +641,9 @@ def _discover_layout_unchecked(population, host, prepared) -> _Layout:
 def _check_priors_at_start(model) -> None:
     """Fail early, naming SNe, when the population's per-SN priors are undefined."""
 
-    def at_start(m, x):
-        values, _, blocks = m._prior_part(m.unravel(x))
-        return blocks["dust_prior"], values["A_V"], values["R_V"]
-
     flat = jnp.zeros(model.dim, model.prepared.obs_fluxcal.dtype)
     bad = np.zeros(model.n_sn, bool)
-    for part in eqx.filter_jit(at_start)(model, flat):
+    for part in _at_start(model, flat):
         bad |= np.isnan(np.asarray(part))
     if bad.any():
         names = [model.snid[i] for i in np.flatnonzero(bad)]

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 from astropy.table import Table
 
+from .._compile import jit_once
 from .._errors import ConfigError, DataError
 from .._fitres import write_fitres
 
@@ -68,9 +69,8 @@ class Posterior:
         pad = -n % chunk
         flat = np.concatenate([flat, np.broadcast_to(flat[:1], (pad, dim))])
         keys = jnp.concatenate([keys, jnp.broadcast_to(keys[:1], (pad, *keys.shape[1:]))])
-        evaluate = jax.jit(jax.vmap(lambda x, k: _evaluate(model, x, k)))
         parts = [
-            evaluate(jnp.asarray(flat[i : i + chunk]), keys[i : i + chunk])
+            _evaluate_chunk(model, jnp.asarray(flat[i : i + chunk]), keys[i : i + chunk])
             for i in range(0, n + pad, chunk)
         ]
         values = jax.tree_util.tree_map(
@@ -260,6 +260,13 @@ class Posterior:
         except Exception as err:  # noqa: BLE001 (xarray/h5netcdf raise many kinds)
             raise DataError(f"not a readable posterior netCDF file: {err}", file=path) from None
         return cls(idata)
+
+
+@jit_once
+def _evaluate_chunk(model, x, keys):
+    # the model is an argument (not a constant baked into the program), so one program
+    # serves every run of a model of this shape
+    return jax.vmap(lambda xi, ki: _evaluate(model, xi, ki))(x, keys)
 
 
 def _evaluate(model, x, key):

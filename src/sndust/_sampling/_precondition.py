@@ -30,6 +30,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
+from .._compile import jit_once
 from .._inference._blocks import per_sn_index
 
 __all__ = ["Whitened", "whiten"]
@@ -90,7 +91,7 @@ def whiten(model, center) -> Whitened:
     hyper_index = jnp.asarray(
         sorted(set(range(model.dim)) - set(map(int, index.ravel()))), dtype=index.dtype
     )
-    return eqx.filter_jit(_whiten)(model, jnp.asarray(center), index, hyper_index)
+    return _whiten(model, jnp.asarray(center), index, hyper_index)
 
 
 def _floored_inverse(H):
@@ -100,6 +101,7 @@ def _floored_inverse(H):
     return 0.5 * (inv + jnp.swapaxes(inv, -1, -2))
 
 
+@jit_once
 def _whiten(model, center, index, hyper_index):
     # One vectorised Hessian-vector product of the full log density gives every piece:
     # direction j set to 1 in every SN's block at once returns column j of each SN's

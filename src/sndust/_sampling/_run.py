@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
+from .._compile import jit_once
 from .._errors import ConfigError, ModelError
 from .._inference._blocks import per_sn_index
 from ._checkpoint import Checkpoint, model_fingerprint
@@ -68,7 +69,7 @@ def _strong(tree):
     )
 
 
-@eqx.filter_jit
+@jit_once
 def _warmup_init(sampler, target, positions, keys, metric, how):
     def f(shared, x, k):
         t, m = shared
@@ -118,7 +119,7 @@ def _tune(sampler, target, carry, keys, how):
     return carry
 
 
-@eqx.filter_jit
+@jit_once
 def _final(sampler, carry):
     return _strong(jax.vmap(sampler.warmup_final)(carry))
 
@@ -180,12 +181,12 @@ def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, 
     return start, start
 
 
-@eqx.filter_jit
+@jit_once
 def _log_densities(model, positions):
     return jax.vmap(model.logdensity)(positions)
 
 
-@eqx.filter_jit
+@jit_once
 def _jittered(target, start, key, chains, jitter):
     """``chains`` starts around ``start``: N(0, jitter²) in the sampler's coordinates
     (Laplace standard deviations when preconditioned)."""
@@ -424,7 +425,7 @@ def _unit_metric(model) -> BlockMetric:
     return BlockMetric(jnp.asarray(eye), ones, jnp.asarray(index), jnp.asarray(hyper_index))
 
 
-@eqx.filter_jit
+@jit_once
 def _laplace_metric(w: Whitened) -> BlockMetric:
     """The Laplace covariance behind ``w`` as a block metric: each SN's marginal block
     ``L_i L_iᵀ + G_i R Rᵀ G_iᵀ`` and the hyperparameters' marginal variances; the
