@@ -298,6 +298,38 @@ def _tuned(state, params):
     return state, {"L": params.L, "step_size": params.step_size, "inverse_mass_matrix": imm}
 
 
+def _isokinetic_mclachlan(logdensity_fn, inverse_mass_matrix=1.0):
+    """BlackJAX's isokinetic McLachlan step (momentum B(b₁ε) A(ε/2) B(b₂ε) A(ε/2) B(b₁ε),
+    b₂ = 1 − 2b₁) with its two position-and-gradient stages as a two-iteration loop, so
+    the compiled kernel holds one copy of the model's gradient instead of two.
+
+    Same arithmetic as ``blackjax.mcmc.integrators.isokinetic_mclachlan`` (trajectories
+    agree to ~10⁻¹² on the 5-SN benchmark model); the kernel programs of a 5-SN run
+    compile in about 30% less time (benchmarks/README.md).
+    """
+    integrators = blackjax().mcmc.integrators
+    momentum_update = integrators.esh_dynamics_momentum_update_one_step(inverse_mass_matrix)
+    position_update = integrators.euclidean_position_update_fn(logdensity_fn)
+    b1, a1, b2 = integrators.mclachlan_coefficients[:3]
+
+    def one_step(state, step_size):
+        dtype = jnp.result_type(state.logdensity)
+
+        def stage(carry, b):
+            position, momentum, _, grad, kinetic = carry
+            momentum, velocity, kinetic = momentum_update(momentum, grad, step_size, b, kinetic)
+            position, logdensity, grad, _ = position_update(position, velocity, step_size, a1)
+            return (position, momentum, logdensity, grad, kinetic), None
+
+        carry = (*state, jnp.zeros((), dtype))
+        carry, _ = jax.lax.scan(stage, carry, jnp.asarray([b1, b2], dtype))
+        position, momentum, logdensity, grad, kinetic = carry
+        momentum, _, kinetic = momentum_update(momentum, grad, step_size, b1, kinetic)
+        return integrators.IntegratorState(position, momentum, logdensity, grad), kinetic
+
+    return one_step
+
+
 def _initial_params(metric, step_fraction):
     """BlackJAX's default starting L and step size (√d, fraction·√d, in preconditioned
     units), with the starting metric's diagonal as the starting preconditioner."""
@@ -341,7 +373,9 @@ class MCLMC(AbstractSampler):
     )
 
     def _kernel(self):
-        return blackjax().mcmc.mclmc.build_kernel(desired_energy_var=self.desired_energy_var)
+        return blackjax().mcmc.mclmc.build_kernel(
+            integrator=_isokinetic_mclachlan, desired_energy_var=self.desired_energy_var
+        )
 
     def warmup_init(self, logdensity, position, key, metric):
         return blackjax().mcmc.mclmc.init(position, logdensity, key), metric.diagonal()
@@ -445,7 +479,7 @@ class AdjustedMCLMC(AbstractSampler):
         dynamic = blackjax().mcmc.adjusted_mclmc_dynamic
         return dynamic.build_kernel(
             integration_steps_fn=dynamic.make_random_trajectory_length_fn(True),
-            integrator=blackjax().mcmc.integrators.isokinetic_mclachlan,
+            integrator=_isokinetic_mclachlan,
         )
 
     def warmup_init(self, logdensity, position, key, metric):
