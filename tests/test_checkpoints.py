@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -28,19 +29,16 @@ def _draws(post):
     return post.posterior["tau_A"].values, post.sample_stats["lp"].values
 
 
-def test_interrupted_and_resumed_run_gives_the_uninterrupted_draws(small, tmp_path, monkeypatch):
-    model, _ = small
-    sampler = sd.NUTS(num_warmup=40, num_samples=60, max_tree_depth=5)
-    args = dict(chains=2, progress=False, batch=15)
-    full = sampler.run(model, jax.random.key(7), **args)
-    path = tmp_path / "run.h5"
+def _interrupted(sampler, model, path, monkeypatch, after: int, **args):
+    """Run ``sampler`` with a checkpoint and stop it (KeyboardInterrupt) right after its
+    ``after``-th checkpoint write; returns the checkpoint's (phase, done)."""
     saves = {"n": 0}
     real_save = Checkpoint.save
 
     def save_then_stop(self):
         real_save(self)
         saves["n"] += 1
-        if saves["n"] == 6:  # warm-up done, one sampling batch written
+        if saves["n"] == after:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(Checkpoint, "save", save_then_stop)
@@ -48,10 +46,62 @@ def test_interrupted_and_resumed_run_gives_the_uninterrupted_draws(small, tmp_pa
         sampler.run(model, jax.random.key(7), checkpoint=path, **args)
     monkeypatch.setattr(Checkpoint, "save", real_save)
     with h5py.File(path) as f:
-        assert f.attrs["phase"] == "sampling" and f.attrs["done"] == 15
+        return f.attrs["phase"], int(f.attrs["done"])
+
+
+def test_interrupted_and_resumed_run_gives_the_uninterrupted_draws(small, tmp_path, monkeypatch):
+    model, _ = small
+    sampler = sd.NUTS(num_warmup=40, num_samples=60, max_tree_depth=5)
+    args = dict(chains=2, progress=False, batch=15)
+    full = sampler.run(model, jax.random.key(7), **args)
+    path = tmp_path / "run.h5"
+    # the start, 3 warm-up batches, the end of warm-up, then one sampling batch
+    assert _interrupted(sampler, model, path, monkeypatch, 6, **args) == ("sampling", 15)
     resumed = sampler.run(model, jax.random.key(7), resume=path, **args)
     for a, b in zip(_draws(full), _draws(resumed)):
         np.testing.assert_array_equal(a, b)
+
+
+class _Compiles(logging.Handler):
+    """Counts XLA compilations of one jitted function (``jax_log_compiles``)."""
+
+    def __init__(self, name):
+        super().__init__()
+        self.name, self.count = f"jit({name})", 0
+
+    def emit(self, record):
+        message = record.getMessage()
+        if "Finished XLA compilation" in message and self.name in message:
+            self.count += 1
+
+
+def test_adjusted_mclmc_resumed_mid_warmup_gives_the_uninterrupted_draws(
+    small, tmp_path, monkeypatch
+):
+    """AdjustedMCLMC's staged warm-up is checkpointed batch by batch (a batch never
+    crosses a stage; a resumed stage is not restarted), and warm-up and sampling, short
+    last batch included, run one compiled program."""
+    model, _ = small
+    sampler = sd.AdjustedMCLMC(num_warmup=60, num_samples=45, integration_steps=4.0)
+    args = dict(chains=2, progress=False, batch=20)
+    jax.clear_caches()
+    counter = _Compiles("_advance")
+    logger = logging.getLogger("jax")
+    logger.addHandler(counter)
+    try:
+        with jax.log_compiles(True):
+            full = sampler.run(model, jax.random.key(7), **args)
+    finally:
+        logger.removeHandler(counter)
+    assert counter.count == 1
+    path = tmp_path / "warm.h5"
+    # the start, then warm-up batches of 6, 12 and 20 steps: stopped in the third stage
+    # (steps 18 to 42)
+    assert _interrupted(sampler, model, path, monkeypatch, 4, **args) == ("warmup", 38)
+    resumed = sampler.run(model, jax.random.key(7), resume=path, **args)
+    for a, b in zip(_draws(full), _draws(resumed)):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.posterior.sizes["draw"] == 45
 
 
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_draws(small, tmp_path):
@@ -159,6 +209,23 @@ def test_resume_needs_an_existing_checkpoint(small, tmp_path):
     model, _ = small
     with pytest.raises(sd.ConfigError, match="no checkpoint"):
         TINY["NUTS"].run(model, jax.random.key(1), resume=tmp_path / "none.h5", progress=False)
+
+
+@pytest.mark.parametrize("name", ["NUTS", "AdjustedMCLMC"])
+def test_a_start_without_finite_log_density_is_refused_before_anything_is_written(
+    small, tmp_path, name
+):
+    """A chain started where the log density is not finite (a NaN coordinate) is named,
+    with the block and SN at fault, and no checkpoint is written."""
+    model, _ = small
+    init = np.zeros((2, model.dim))
+    init[1, 0] = np.nan
+    path = tmp_path / "bad.h5"
+    with pytest.raises(sd.ModelError, match=r"chain\(s\) \[1\].*at the first: .*block.*sim0000"):
+        TINY[name].run(
+            model, jax.random.key(1), chains=2, init=init, checkpoint=path, progress=False
+        )
+    assert not path.exists()
 
 
 # ---------------------------------------------------------------------------- devices

@@ -119,15 +119,30 @@ def test_adjusted_mclmc_warmup_pools_every_chains_variances():
     keys = jax.random.split(jax.random.key(5), chains)
     starts = jax.random.normal(jax.random.key(6), (chains, scale.size)) * scale
     unit = _DiagonalMetric(jnp.ones(scale.size))
-    carry = _run._warmup_init(sampler, target, starts, keys, unit, how)
-    state, params = _run._final(sampler, _run._tune(sampler, target, carry, keys, how))
+    start = _run._warmup_init(sampler, target, starts, keys, unit, how)
+    batches = list(_run._staged_warmup(sampler, target, start, keys, how, 100))
+    done = [(n, stats["acceptance_rate"].shape[1]) for _, stats, n in batches]
+    carry = batches[-1][0]
+    # batches of at most 100 steps that never cross a stage
+    assert done == [
+        (60, 60),
+        (160, 100),
+        (180, 20),
+        (280, 100),
+        (380, 100),
+        (420, 40),
+        (520, 100),
+        (600, 80),
+    ]
+    params = _run._tuned(sampler, carry)
     imm = np.asarray(params["inverse_mass_matrix"])
     np.testing.assert_array_equal(imm, np.broadcast_to(imm[0], imm.shape))
     ratio = imm[0] / np.asarray(scale) ** 2
     assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
     np.testing.assert_allclose(params["L"] / params["step_size"], 8.0, rtol=1e-12)
-    _, (draws, stats) = _run._sample_batch(
-        sampler, target, state, params, keys, jnp.asarray(0), 200, how
+    control, pooled = _run._control(sampler, carry, sampler.sampling_stage(), False, False)
+    _, (draws, stats) = _run._advance(
+        sampler, target, carry, keys, _run._int(0), _run._int(200), control, pooled, 200, how
     )
     accept = float(np.mean(stats["acceptance_rate"]))
     assert 0.8 < accept < 0.999, accept

@@ -61,16 +61,15 @@ class Posterior:
         draws = np.asarray(draws)
         chains, n_draw, dim = draws.shape
         flat = draws.reshape(-1, dim)
-        keys = jax.random.split(key, flat.shape[0])
         # every chunk the same shape (the last padded with copies of the first draw), so
-        # one program serves them all
+        # one program serves them all; slicing and keys in NumPy and in that program
+        # (op by op, each JAX slice would compile a program of its own)
         n = flat.shape[0]
         chunk = min(_CHUNK, n)
         pad = -n % chunk
         flat = np.concatenate([flat, np.broadcast_to(flat[:1], (pad, dim))])
-        keys = jnp.concatenate([keys, jnp.broadcast_to(keys[:1], (pad, *keys.shape[1:]))])
         parts = [
-            _evaluate_chunk(model, jnp.asarray(flat[i : i + chunk]), keys[i : i + chunk])
+            _evaluate_chunk(model, jnp.asarray(flat[i : i + chunk]), key, jnp.asarray(np.int32(i)))
             for i in range(0, n + pad, chunk)
         ]
         values = jax.tree_util.tree_map(
@@ -263,9 +262,10 @@ class Posterior:
 
 
 @jit_once
-def _evaluate_chunk(model, x, keys):
+def _evaluate_chunk(model, x, key, start):
     # the model is an argument (not a constant baked into the program), so one program
-    # serves every run of a model of this shape
+    # serves every run of a model of this shape; draw i uses fold_in(key, i)
+    keys = jax.vmap(lambda i: jax.random.fold_in(key, i))(start + jnp.arange(x.shape[0]))
     return jax.vmap(lambda xi, ki: _evaluate(model, xi, ki))(x, keys)
 
 

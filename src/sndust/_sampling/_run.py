@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -93,30 +95,9 @@ def _warmup_batch(sampler, target, carry, keys, start, n: int, how):
 
 @eqx.filter_jit
 def _tune(sampler, target, carry, keys, how):
-    staged = sampler.tune_stages()
-    if staged is None:
-        return _over_chains(
-            lambda t, c, k: sampler.tune(t.logdensity, c, k), target, (carry, keys), how
-        )
-    plan, stage, pool, start = staged
-
-    def one_stage(c, xs):
-        # every chain runs the stage, then their statistics are pooled
-        carry, pooled = c
-        i, row = xs
-        stage_keys = jax.vmap(lambda k: jax.random.fold_in(k, i))(keys)
-        carry, stats = _over_chains(
-            lambda shared, c, k: stage(shared[0].logdensity, c, k, *shared[1:]),
-            (target, pooled, row),
-            (carry, stage_keys),
-            how,
-        )
-        return (carry, pool(stats)), None
-
-    n_stages = len(jax.tree_util.tree_leaves(plan)[0])
-    xs = (jnp.arange(n_stages), jax.tree_util.tree_map(jnp.asarray, plan))
-    (carry, _), _ = jax.lax.scan(one_stage, (carry, start(carry)), xs)
-    return carry
+    return _over_chains(
+        lambda t, c, k: sampler.tune(t.logdensity, c, k), target, (carry, keys), how
+    )
 
 
 @jit_once
@@ -144,6 +125,172 @@ def _sample_batch(sampler, target, state, params, keys, start, n: int, how):
         return jax.lax.scan(draw, state, start + jnp.arange(n))
 
     return _over_chains(f, (target, start), (state, params, keys), how)
+
+
+@eqx.filter_jit
+def _advance(sampler, target, carry, keys, start, active, control, pooled, n: int, how):
+    """A batch of a ``staged`` sampler, warm-up or sampling alike (one compiled program):
+    ``n`` slots of ``sampler.thin`` kernel steps, numbered from ``start``, of which only
+    the first ``active`` run (the rest pass the carry through, so batches shorter than
+    ``n`` need no program of their own). ``control``: ``reset`` (begin a warm-up stage,
+    taking ``pooled`` as the metric if ``use_pooled``), ``adapting`` and ``avg`` (see
+    ``sampler.advance``). Returns the carry and, per slot, the position and the
+    statistics of its last step."""
+    thin = sampler.thin
+
+    def f(shared, carry, key):
+        t, start, active, control, pooled = shared
+        fresh = sampler.begin_stage(carry, pooled, control["use_pooled"])
+        carry = jax.tree_util.tree_map(lambda a, b: jnp.where(control["reset"], a, b), fresh, carry)
+
+        def kernel_step(c, j):
+            key_j = jax.random.fold_in(key, start + j)
+            return sampler.advance(t.logdensity, c, key_j, control["adapting"], control["avg"])
+
+        blank = jax.tree_util.tree_map(
+            lambda a: jnp.zeros(a.shape, a.dtype),
+            jax.eval_shape(lambda c: kernel_step(c, 0)[1], carry),
+        )
+
+        def slot(c, i):
+            def one(inner, j):
+                def run(inner):
+                    c, stats = kernel_step(inner[0], j)
+                    return (c, stats), stats
+
+                return jax.lax.cond(j < active, run, lambda inner: (inner, blank), inner)
+
+            (c, last), stats = jax.lax.scan(one, (c, blank), i * thin + jnp.arange(thin))
+            last = dict(last)
+            last["diverging"] = jnp.any(stats["diverging"])
+            last["n_steps"] = jnp.sum(stats["n_steps"])
+            return c, (t.to_x(c[0].position), last)
+
+        return jax.lax.scan(slot, carry, jnp.arange(n))
+
+    shared = (target, start, active, control, pooled)
+    return _strong(_over_chains(f, shared, (carry, keys), how))
+
+
+def _control(sampler, carry, stage, reset, adapting):
+    """The runtime inputs of one ``_advance`` call (fixed dtypes: one program for all)."""
+    dtype = carry[0].position.dtype
+    pooled = sampler.pool(carry) if reset and stage.get("pooled") else None
+    control = {
+        "reset": np.bool_(reset),
+        "use_pooled": np.bool_(pooled is not None),
+        "adapting": np.bool_(adapting),
+        "avg": np.asarray(stage["avg"], dtype),
+    }
+    if pooled is None:
+        pooled = np.zeros(carry[0].position.shape[-1], dtype)
+    return jax.tree_util.tree_map(jnp.asarray, control), jnp.asarray(pooled, dtype)
+
+
+def _staged_warmup(sampler, target, carry, keys, how, n: int, done: int = 0):
+    """A ``staged`` sampler's warm-up from kernel step ``done``, in batches of at most
+    ``n × thin`` steps that never cross a stage: yields ``(carry, stats, done)`` after
+    each batch."""
+    stages = sampler.stages()
+    ends = np.cumsum([stage["steps"] for stage in stages], dtype=int)
+    thin = sampler.thin
+    while done < sampler.num_warmup:
+        s = int(np.searchsorted(ends, done, side="right"))
+        stage = stages[s]
+        active = min(n * thin, int(ends[s]) - done)
+        control, pooled = _control(
+            sampler, carry, stage, reset=done == ends[s] - stage["steps"], adapting=True
+        )
+        carry, (_, stats) = _advance(
+            sampler, target, carry, keys, _int(done), _int(active), control, pooled, n, how
+        )
+        done += active
+        yield carry, _first_slots(stats, -(-active // thin)), done
+
+
+def _int(value: int):
+    return jnp.asarray(np.int32(value))
+
+
+def _first_slots(tree, k: int):
+    return jax.tree_util.tree_map(lambda a: np.asarray(a)[:, :k], tree)
+
+
+_tuned = jit_once(lambda sampler, carry: jax.vmap(sampler.tuned)(carry))
+
+
+def _run_staged(sampler, target, carry, context: _Context):
+    """Warm-up and sampling of a ``staged`` sampler from the chains' initial ``carry``,
+    one compiled program for both (:func:`_advance`); fills ``store`` and returns the
+    tuned parameters."""
+    store, save, bar, placement, how, batch, warm_keys, sample_keys = context
+    n = min(batch, sampler.num_samples)
+    if store.carry is not None:
+        carry = _restore(jax.tree_util.tree_structure(carry), carry, store.carry, placement)
+    if store.phase == "warmup":
+        t_phase = time.perf_counter() - store.seconds["warmup"]
+        bar.start("warmup", store.done, sampler.num_warmup)
+        batches = _staged_warmup(sampler, target, carry, warm_keys, how, n, store.done)
+        for carry, stats, done in batches:
+            _warmup_batch_done(store, carry, stats, done, t_phase, save, bar, sampler)
+        store.phase, store.done = "sampling", 0
+        store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves(carry)]
+        save()
+    params = _tuned(sampler, carry)
+    control, pooled = _control(sampler, carry, sampler.sampling_stage(), False, False)
+    t_phase = time.perf_counter() - store.seconds["sampling"]
+    bar.start("sampling", store.done, sampler.num_samples)
+    thin = sampler.thin
+    while store.done < sampler.num_samples:
+        k = min(n, sampler.num_samples - store.done)
+        carry, (draws, stats) = _advance(
+            sampler,
+            target,
+            carry,
+            sample_keys,
+            _int(store.done * thin),
+            _int(k * thin),
+            control,
+            pooled,
+            n,
+            how,
+        )
+        draws, stats = _first_slots((draws, stats), k)
+        _sampling_batch_done(store, carry, draws, stats, t_phase, save, bar, sampler, params)
+    return params
+
+
+def _warmup_batch_done(store, carry, stats, done, t_phase, save, bar, sampler):
+    """Keep a warm-up batch: statistics, carry, time; write the checkpoint; progress."""
+    _append(store.warmup_stats, stats)
+    store.done = done
+    store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves(carry)]
+    store.seconds["warmup"] = time.perf_counter() - t_phase
+    save()
+    bar.update(
+        done,
+        sampler.num_warmup,
+        float(np.mean(stats["step_size"][:, -1])),
+        int(np.sum(store.warmup_stats["diverging"])),
+    )
+
+
+def _sampling_batch_done(store, carry, draws, stats, t_phase, save, bar, sampler, params):
+    """Keep a batch of draws: draws, statistics, carry, time; write the checkpoint;
+    progress."""
+    draws = np.asarray(draws)
+    store.draws = draws if store.draws is None else np.concatenate([store.draws, draws], 1)
+    _append(store.stats, stats)
+    store.done += draws.shape[1]
+    store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves(carry)]
+    store.seconds["sampling"] = time.perf_counter() - t_phase
+    save()
+    bar.update(
+        store.done,
+        sampler.num_samples,
+        float(np.mean(np.asarray(params["step_size"]))),
+        int(np.sum(store.stats["diverging"])),
+    )
 
 
 # ---------------------------------------------------------------------------- starts
@@ -182,11 +329,6 @@ def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, 
 
 
 @jit_once
-def _log_densities(model, positions):
-    return jax.vmap(model.logdensity)(positions)
-
-
-@jit_once
 def _jittered(target, start, key, chains, jitter):
     """``chains`` starts around ``start``: N(0, jitter²) in the sampler's coordinates
     (Laplace standard deviations when preconditioned)."""
@@ -195,17 +337,21 @@ def _jittered(target, start, key, chains, jitter):
     return jax.vmap(target.to_x)(z[None, :] + noise)
 
 
-def _checked(model, positions):
-    lp = _log_densities(model, positions)
-    bad = np.flatnonzero(~np.isfinite(np.asarray(lp)))
+def _check_starts(model, positions, carry):
+    """Raise a :class:`ModelError` naming the chains whose start has no finite log density
+    (read from the chains' initial states, ``carry[0].logdensity``, which computed it)."""
+    lp = np.asarray(carry[0].logdensity)
+    bad = np.flatnonzero(~np.isfinite(lp))
     if bad.size:
-        blocks = model.check(positions[int(bad[0])])
+        try:
+            where = f"blocks {model.check(jnp.asarray(positions[int(bad[0])]))}"
+        except ModelError as error:  # a NaN block, named with its SNe
+            where = error.message
         raise ModelError(
             f"starting point(s) of chain(s) {bad.tolist()} have log density "
-            f"{np.asarray(lp)[bad].tolist()}; blocks at the first: {blocks}",
+            f"{lp[bad].tolist()}; at the first: {where}",
             field="init",
         )
-    return positions
 
 
 # ---------------------------------------------------------------------------- driver
@@ -286,7 +432,8 @@ def run_sampler(
         store = Checkpoint(os.devnull, fingerprint, config)
     save = store.save if checkpoint is not None else (lambda: None)
 
-    if store.init is None:
+    fresh = store.init is None
+    if fresh:
         k_init, k_jitter = jax.random.split(jax.random.fold_in(key, _PHASE_INIT))
         starts, center = initial_positions(model, k_init, chains, init, jitter, map_starts)
         target = whiten(model, center) if precondition else Identity(model)
@@ -296,12 +443,11 @@ def run_sampler(
         if precondition == "metric":
             metric = _laplace_metric(target)
             target = Identity(model)
-        store.init = np.asarray(_checked(model, starts))
+        store.init = np.asarray(starts)
         store.precondition = _precondition_arrays(target) | {
             "metric_" + name: np.asarray(getattr(metric, name))
             for name in ("chol", "hyper_var", "index", "hyper_index")
         }
-        save()
     else:
         target = _restore_target(model, store.precondition)
     dtype = model.prepared.obs_fluxcal.dtype
@@ -319,74 +465,14 @@ def run_sampler(
     positions = placement.put_chains(jax.vmap(target.to_z)(jnp.asarray(store.init)))
     how = (placement.chain_method(chain_method), placement.chain_mesh)
 
-    # ---------------------------------------------------------------- warm-up
     warm_keys = placement.put_chains(_chain_keys(key, _PHASE_WARMUP, chains))
-    if store.phase == "warmup":
-        carry = _warmup_init(sampler, placed, positions, warm_keys, metric, how)
-        treedef = jax.tree_util.tree_structure(carry)
-        if store.carry is not None:
-            carry = _restore(treedef, carry, store.carry, placement)
-        t_phase = time.perf_counter() - store.seconds["warmup"]
-        if sampler.warmup_batched:
-            bar.start("warmup", store.done, sampler.num_warmup)
-            while store.done < sampler.num_warmup:
-                n = min(batch, sampler.num_warmup - store.done)
-                carry, stats = _warmup_batch(
-                    sampler, placed, carry, warm_keys, jnp.asarray(store.done), n, how
-                )
-                _append(store.warmup_stats, stats)
-                store.done += n
-                store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves(carry)]
-                store.seconds["warmup"] = time.perf_counter() - t_phase
-                save()
-                bar.update(
-                    store.done,
-                    sampler.num_warmup,
-                    float(np.mean(stats["step_size"][:, -1])),
-                    int(np.sum(store.warmup_stats["diverging"])),
-                )
-        elif sampler.num_warmup > 0:
-            bar.start("tuning", 0, 1)
-            carry = _tune(sampler, placed, carry, warm_keys, how)
-            store.seconds["warmup"] = time.perf_counter() - t_phase
-        elif sampler.tune_stages() is None:
-            carry = jax.vmap(lambda c: (c, None))(carry)  # pragma: no cover
-        state, params = _final(sampler, carry)
-        if not sampler.warmup_batched and sampler.num_warmup > 0:
-            bar.update(1, 1, float(np.mean(np.asarray(params["step_size"]))), 0)
-        store.phase, store.done = "sampling", 0
-        store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves((state, params))]
-        save()
-    else:
-        template = _warmup_init(sampler, placed, positions, warm_keys, metric, how)
-        if not sampler.warmup_batched:
-            template = _tune_template(sampler, placed, template, warm_keys, how)
-        template = jax.eval_shape(lambda c: _final(sampler, c), template)
-        treedef = jax.tree_util.tree_structure(template)
-        state, params = _restore(treedef, template, store.carry, placement)
-
-    # ---------------------------------------------------------------- sampling
     sample_keys = placement.put_chains(_chain_keys(key, _PHASE_SAMPLING, chains))
-    t_phase = time.perf_counter() - store.seconds["sampling"]
-    bar.start("sampling", store.done, sampler.num_samples)
-    while store.done < sampler.num_samples:
-        n = min(batch, sampler.num_samples - store.done)
-        state, (draws, stats) = _sample_batch(
-            sampler, placed, state, params, sample_keys, jnp.asarray(store.done), n, how
-        )
-        draws = np.asarray(draws)
-        store.draws = draws if store.draws is None else np.concatenate([store.draws, draws], 1)
-        _append(store.stats, stats)
-        store.done += n
-        store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves((state, params))]
-        store.seconds["sampling"] = time.perf_counter() - t_phase
+    carry = _warmup_init(sampler, placed, positions, warm_keys, metric, how)
+    if fresh:  # checked before anything is written
+        _check_starts(model, store.init, carry)
         save()
-        bar.update(
-            store.done,
-            sampler.num_samples,
-            float(np.mean(np.asarray(params["step_size"]))),
-            int(np.sum(store.stats["diverging"])),
-        )
+    context = _Context(store, save, bar, placement, how, batch, warm_keys, sample_keys)
+    params = (_run_staged if sampler.staged else _run_plain)(sampler, placed, carry, context)
 
     return Posterior.from_run(
         model,
@@ -398,6 +484,74 @@ def run_sampler(
         key=jax.random.fold_in(key, 3),
         devices=placement.describe(),
     )
+
+
+class _Context(NamedTuple):
+    """What the warm-up and sampling loops share: the checkpoint store and its writer,
+    the progress bar, where the chains run, the batch size and the phases' keys."""
+
+    store: Checkpoint
+    save: Callable[[], None]
+    bar: Progress
+    placement: Placement
+    how: tuple
+    batch: int
+    warm_keys: jax.Array
+    sample_keys: jax.Array
+
+
+def _run_plain(sampler, placed, carry, context: _Context):
+    """Warm-up (step by step, or one tuning call) and sampling of the samplers that are
+    not ``staged``, from the chains' initial ``carry``; fills ``store`` and returns the
+    tuned parameters."""
+    store, save, bar, placement, how, batch, warm_keys, sample_keys = context
+    # ---------------------------------------------------------------- warm-up
+    if store.phase == "warmup":
+        treedef = jax.tree_util.tree_structure(carry)
+        if store.carry is not None:
+            carry = _restore(treedef, carry, store.carry, placement)
+        t_phase = time.perf_counter() - store.seconds["warmup"]
+        if sampler.warmup_batched:
+            bar.start("warmup", store.done, sampler.num_warmup)
+            while store.done < sampler.num_warmup:
+                n = min(batch, sampler.num_warmup - store.done)
+                carry, stats = _warmup_batch(
+                    sampler, placed, carry, warm_keys, jnp.asarray(store.done), n, how
+                )
+                stats = jax.tree_util.tree_map(np.asarray, stats)
+                done = store.done + n
+                _warmup_batch_done(store, carry, stats, done, t_phase, save, bar, sampler)
+        elif sampler.num_warmup > 0:
+            bar.start("tuning", 0, 1)
+            carry = _tune(sampler, placed, carry, warm_keys, how)
+            store.seconds["warmup"] = time.perf_counter() - t_phase
+        else:
+            carry = jax.vmap(lambda c: (c, None))(carry)  # pragma: no cover
+        state, params = _final(sampler, carry)
+        if not sampler.warmup_batched and sampler.num_warmup > 0:
+            bar.update(1, 1, float(np.mean(np.asarray(params["step_size"]))), 0)
+        store.phase, store.done = "sampling", 0
+        store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves((state, params))]
+        save()
+    else:
+        template = carry
+        if not sampler.warmup_batched:
+            template = _tune_template(sampler, placed, template, warm_keys, how)
+        template = jax.eval_shape(lambda c: _final(sampler, c), template)
+        treedef = jax.tree_util.tree_structure(template)
+        state, params = _restore(treedef, template, store.carry, placement)
+
+    # ---------------------------------------------------------------- sampling
+    t_phase = time.perf_counter() - store.seconds["sampling"]
+    bar.start("sampling", store.done, sampler.num_samples)
+    while store.done < sampler.num_samples:
+        n = min(batch, sampler.num_samples - store.done)
+        state, (draws, stats) = _sample_batch(
+            sampler, placed, state, params, sample_keys, jnp.asarray(store.done), n, how
+        )
+        carry = (state, params)
+        _sampling_batch_done(store, carry, draws, stats, t_phase, save, bar, sampler, params)
+    return params
 
 
 _WHITENED = ("center", "chol", "gain", "hyper_chol", "index", "hyper_index")

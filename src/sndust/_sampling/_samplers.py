@@ -5,10 +5,14 @@ shards over devices, runs in checkpointed batches and turns into a :class:`Poste
 
 - ``warmup_init(logdensity, position, key, metric) -> carry`` (``metric``: the starting
   inverse mass matrix as a :class:`~._metric.BlockMetric`, shared by all chains; diagonal
-  samplers take its diagonal)
+  samplers take its diagonal; ``carry[0]`` is the BlackJAX chain state, whose
+  ``logdensity`` is how the driver checks each chain's start)
 - ``warmup_batched``: whether warm-up runs step by step (``warmup_step``, checkpointable
-  after every batch: NUTS) or as one tuning call (``tune``: MCLMC's L and step size;
-  or ``tune_stages``, stages with statistics pooled over all chains: AdjustedMCLMC);
+  after every batch: NUTS) or as one tuning call (``tune``: MCLMC's L and step size);
+- ``staged``: warm-up in stages whose statistics are pooled over all chains between
+  stages, run by the same compiled program as the sampling (``stages``,
+  ``begin_stage``, ``advance``, ``pool``, ``tuned``: AdjustedMCLMC; see
+  :meth:`AbstractSampler.advance`);
 - ``warmup_final(carry) -> (state, params)``: the tuned parameters (step size, inverse
   mass matrix, L) are runtime arrays, so tuning never recompiles the sampling loop;
 - ``step(logdensity, state, params, key) -> (state, stats)`` with the per-draw statistics
@@ -41,6 +45,7 @@ class AbstractSampler(eqx.Module):
 
     name: ClassVar[str]
     warmup_batched: ClassVar[bool]
+    staged: ClassVar[bool] = False
     stat_names: ClassVar[tuple[str, ...]]
 
     def __check_init__(self):
@@ -65,24 +70,24 @@ class AbstractSampler(eqx.Module):
     def tune(self, logdensity, carry, key):
         raise NotImplementedError
 
-    def tune_stages(self):
-        """None (warm-up is :meth:`tune`), or a warm-up in per-chain stages whose
-        statistics are pooled over all chains between stages: ``(plan, stage, pool,
-        start)``. ``plan`` is a pytree of arrays with one row per stage;
-        ``stage(logdensity, carry, key, pooled, row) -> (carry, stats)`` runs one stage of
-        one chain (``carry`` keeps its structure); ``pooled`` is ``pool(stats)`` of the
-        previous stage (``stats`` with a leading chain axis), or ``start(carry)`` of all
-        chains' carry for the first. The stages run as one loop, so the kernel is
-        compiled once; :meth:`warmup_final` turns the last carry into ``(state, params)``.
-        """
-        return None
+    def advance(self, logdensity, carry, key, adapting, avg):
+        """For ``staged`` samplers: one kernel step of one chain, adapting (warm-up) or
+        not (sampling), ``(carry, stats)``. The warm-up and the sampling batches call
+        this one function, so the kernel is compiled once per run; ``begin_stage(carry,
+        pooled, use_pooled)`` starts a warm-up stage, ``pool(means, variances, counts)``
+        pools the chains' moments kept in the carry, ``tuned(carry)`` gives the tuned
+        parameters, and ``stages()`` lists the warm-up stages (``steps``, ``avg``,
+        ``pooled``)."""
+        raise NotImplementedError
 
     def warmup_final(self, carry):
         """``(state, params)`` after warm-up (``tune`` already returns them)."""
         return carry
 
-    @abc.abstractmethod
-    def step(self, logdensity, state, params, key): ...
+    def step(self, logdensity, state, params, key):
+        """One sampling step with the tuned ``params`` (samplers that are not
+        ``staged``)."""
+        raise NotImplementedError
 
     def run(self, model, key, **kwargs):
         """Sample a :class:`sndust.HierarchicalModel`.
@@ -430,7 +435,9 @@ class AdjustedMCLMC(AbstractSampler):
     across every chain (within-chain plus between-chain), so all chains share one
     metric and a chain that wandered off widens it rather than tuning itself to its own
     corner. BlackJAX's tuner, run per chain, took 1.6 × ``num_warmup`` steps and
-    estimated each chain's metric from that chain alone (benchmarks/README.md).
+    estimated each chain's metric from that chain alone (benchmarks/README.md). The
+    warm-up runs in the same checkpointed batches, and the same compiled program, as the
+    sampling (:meth:`advance`), so the kernel is compiled once per run.
 
     Args:
         num_warmup: warm-up kernel steps.
@@ -455,6 +462,7 @@ class AdjustedMCLMC(AbstractSampler):
 
     name: ClassVar[str] = "AdjustedMCLMC"
     warmup_batched: ClassVar[bool] = False
+    staged: ClassVar[bool] = True
     stat_names: ClassVar[tuple[str, ...]] = (
         "lp",
         "diverging",
@@ -486,90 +494,120 @@ class AdjustedMCLMC(AbstractSampler):
         dynamic = blackjax().mcmc.adjusted_mclmc_dynamic
         state = dynamic.init(position, logdensity, jax.random.key_data(key))
         imm = metric.diagonal()
-        return state, _initial_params(imm, 0.2).step_size, imm
+        step = _initial_params(imm, 0.2).step_size
+        zeros = jnp.zeros_like(position)
+        da_init = blackjax().adaptation.step_size.dual_averaging_adaptation(self.target_accept)[0]
+        # dual averaging in JAX's widest float (its state mixes Python floats); the step
+        # size is cast to the position's dtype when used
+        adaptation = {
+            "da": da_init(step.astype(_widest_float())),
+            "step": step,
+            "imm": imm,
+            "mean": zeros,
+            "m2": zeros,
+            "count": zeros[0],
+        }
+        return state, adaptation
 
     def _plan(self):
         """Warm-up stages: kernel steps, mean integration steps per trajectory, and
         whether the stage takes the previous stage's pooled variances as its metric."""
         n, k = self.num_warmup, float(self.integration_steps)
-        search, first, second = max(n // 10, 1), max(n // 5, 1), max(2 * n // 5, 1)
-        final = max(n - search - first - second, 1)
+        search, first, second = n // 10, n // 5, 2 * n // 5
         return {
-            "steps": np.array([search, first, second, final], np.int32),
+            "steps": np.array([search, first, second, n - search - first - second], np.int32),
             "avg": np.array([min(2.0, k), k, k, k]),
             "pooled": np.array([False, False, True, True]) & self.diagonal_preconditioning,
         }
 
-    def tune_stages(self):
-        da_init, da_update, da_final = blackjax().adaptation.step_size.dual_averaging_adaptation(
+    def stages(self) -> list[dict]:
+        """The warm-up as stages (see :meth:`_plan`); zero-length ones are dropped."""
+        plan = self._plan()
+        return [
+            {"steps": int(n), "avg": float(a), "pooled": bool(p)}
+            for n, a, p in zip(plan["steps"], plan["avg"], plan["pooled"])
+            if n > 0
+        ]
+
+    def begin_stage(self, carry, pooled, use_pooled):
+        """A fresh stage: dual averaging restarted from the current step size, the
+        positions' running moments emptied, and the pooled metric taken if asked."""
+        state, a = carry
+        da_init = blackjax().adaptation.step_size.dual_averaging_adaptation(self.target_accept)[0]
+        zeros = jnp.zeros_like(a["mean"])
+        return state, a | {
+            "da": da_init(a["step"].astype(_widest_float())),
+            "imm": jnp.where(use_pooled, pooled.astype(a["imm"].dtype), a["imm"]),
+            "mean": zeros,
+            "m2": zeros,
+            "count": zeros[0],
+        }
+
+    def advance(self, logdensity, carry, key, adapting, avg):
+        """One kernel step at ``avg`` mean integration steps. While ``adapting``, the step
+        size is dual averaging's current iterate, updated towards ``target_accept``, and
+        the positions' running mean and variance (Welford) are kept for the next stage's
+        metric; otherwise the tuned step size is used and nothing adapts."""
+        _, da_update, da_final = blackjax().adaptation.step_size.dual_averaging_adaptation(
             self.target_accept
         )
-        kernel = self._kernel()
-
-        def stage(logdensity, carry, key, pooled, row):
-            # dual averaging of the step size towards target_accept for row["steps"]
-            # kernel steps at row["avg"] integration steps, with the positions' running
-            # mean and variance (Welford) for the next stage's metric
-            state, step, imm = carry
-            imm = jnp.where(row["pooled"], pooled, imm)
-            dtype = state.position.dtype
-            avg = row["avg"].astype(dtype)
-
-            def body(i, c):
-                state, da, mean, m2 = c
-                state, info = kernel(
-                    jax.random.fold_in(key, i),
-                    state,
-                    logdensity,
-                    jnp.exp(da.log_step_size).astype(dtype),
-                    inverse_mass_matrix=imm,
-                    integration_steps_params=(avg,),
-                )
-                accept = info.acceptance_rate
-                da = da_update(da, jnp.where(jnp.isfinite(accept), accept, 0.0))
-                delta = state.position - mean
-                mean = mean + delta / (i + 1).astype(dtype)
-                return state, da, mean, m2 + delta * (state.position - mean)
-
-            zeros = jnp.zeros_like(state.position)
-            da = da_init(step.astype(_widest_float()))
-            init = (state, da, zeros, zeros)
-            state, da, mean, m2 = jax.lax.fori_loop(0, row["steps"], body, init)
-            n = row["steps"].astype(dtype)
-            return (state, da_final(da).astype(dtype), imm), (mean, m2 / n, n)
-
-        # the first stage's "pooled" metric (unused: it keeps the Laplace diagonal)
-        return self._plan(), stage, self.pool, lambda carry: carry[2][0]
-
-    def pool(self, stats):
-        """The chains' pooled diagonal variance: the mean within-chain variance plus the
-        variance of the chain means (a chain away from the others widens the metric
-        rather than being averaged away), shrunk towards 10⁻³ as in Stan's windows."""
-        means, variances, counts = stats
-        total = jnp.mean(variances, axis=0) + jnp.var(means, axis=0)
-        n = jnp.sum(counts)
-        return (n / (n + 5.0)) * total + 1e-3 * (5.0 / (n + 5.0))
-
-    def warmup_final(self, carry):
-        state, step, imm = carry
-        k = jnp.asarray(self.integration_steps, step.dtype)
-        return state, {"L": k * step, "step_size": step, "inverse_mass_matrix": imm}
-
-    def step(self, logdensity, state, params, key):
+        state, a = carry
+        dtype = state.position.dtype
+        avg = avg.astype(dtype)
+        step = jnp.where(adapting, jnp.exp(a["da"].log_step_size).astype(dtype), a["step"])
         state, info = self._kernel()(
             key,
             state,
             logdensity,
-            params["step_size"],
-            inverse_mass_matrix=params["inverse_mass_matrix"],
-            integration_steps_params=(params["L"] / params["step_size"],),
+            step,
+            inverse_mass_matrix=a["imm"],
+            integration_steps_params=(avg,),
         )
-        return state, {
+        accept = info.acceptance_rate
+        da = da_update(a["da"], jnp.where(jnp.isfinite(accept), accept, 0.0))
+        count = a["count"] + 1
+        delta = state.position - a["mean"]
+        mean = a["mean"] + delta / count
+        adapted = a | {
+            "da": da,
+            "step": da_final(da).astype(dtype),
+            "mean": mean,
+            "m2": a["m2"] + delta * (state.position - mean),
+            "count": count,
+        }
+        a = jax.tree_util.tree_map(lambda new, old: jnp.where(adapting, new, old), adapted, a)
+        return (state, a), {
             "lp": state.logdensity,
             "diverging": info.is_divergent,
-            "acceptance_rate": info.acceptance_rate,
+            "acceptance_rate": accept,
             "n_steps": info.num_integration_steps,
             "energy": info.energy,
-            "step_size": params["step_size"],
-            "L": params["L"],
+            "step_size": step,
+            "L": avg * step,
         }
+
+    @staticmethod
+    def pool(carry) -> np.ndarray | None:
+        """The chains' pooled diagonal variance (``carry`` of all chains): the mean
+        within-chain variance plus the variance of the chain means (a chain away from
+        the others widens the metric rather than being averaged away), shrunk towards
+        10⁻³ as in Stan's windows; None before any step was counted."""
+        a = carry[1]
+        counts = np.asarray(a["count"], np.float64)
+        if not np.sum(counts) > 0:
+            return None
+        means = np.asarray(a["mean"], np.float64)
+        variances = np.asarray(a["m2"], np.float64) / np.maximum(counts, 1.0)[:, None]
+        total = np.mean(variances, axis=0) + np.var(means, axis=0)
+        n = np.sum(counts)
+        return (n / (n + 5.0)) * total + 1e-3 * (5.0 / (n + 5.0))
+
+    def sampling_stage(self) -> dict:
+        """The sampling phase's ``avg`` (mean integration steps per trajectory)."""
+        return {"avg": float(self.integration_steps)}
+
+    def tuned(self, carry):
+        """The tuned parameters of a carry (per chain)."""
+        _, a = carry
+        k = jnp.asarray(self.integration_steps, a["step"].dtype)
+        return {"L": k * a["step"], "step_size": a["step"], "inverse_mass_matrix": a["imm"]}
