@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 
 import equinox as eqx
@@ -26,6 +27,18 @@ def tiny_runs(small):
 
 
 # ---------------------------------------------------------------------------- interface
+@pytest.mark.parametrize("name", list(TINY))
+def test_every_sampler_runs_without_warmup(small, name):
+    """``num_warmup=0`` samples from the starting step size and metric (MCLMC: BlackJAX's
+    starting L and step size) and records what it used."""
+    model, _ = small
+    sampler = dataclasses.replace(TINY[name], num_warmup=0, num_samples=5)
+    post = sampler.run(model, jax.random.key(3), chains=2, progress=False)
+    assert post.posterior.sizes["draw"] == 5
+    assert np.all(np.isfinite(post.sample_stats["lp"].values))
+    assert np.all(post.sample_stats["tuned_step_size"].values > 0)
+
+
 @pytest.mark.parametrize("name", list(TINY))
 def test_every_sampler_returns_named_inference_data(tiny_runs, small, name):
     model, _ = small

@@ -521,12 +521,11 @@ def _run_plain(sampler, placed, carry, context: _Context):
                 stats = jax.tree_util.tree_map(np.asarray, stats)
                 done = store.done + n
                 _warmup_batch_done(store, carry, stats, done, t_phase, save, bar, sampler)
-        elif sampler.num_warmup > 0:
-            bar.start("tuning", 0, 1)
+        else:
+            if sampler.num_warmup > 0:
+                bar.start("tuning", 0, 1)
             carry = _tune(sampler, placed, carry, warm_keys, how)
             store.seconds["warmup"] = time.perf_counter() - t_phase
-        else:
-            carry = jax.vmap(lambda c: (c, None))(carry)  # pragma: no cover
         state, params = _final(sampler, carry)
         if not sampler.warmup_batched and sampler.num_warmup > 0:
             bar.update(1, 1, float(np.mean(np.asarray(params["step_size"]))), 0)

@@ -392,6 +392,8 @@ class MCLMC(AbstractSampler):
 
     def tune(self, logdensity, carry, key):
         state, metric = carry
+        if self.num_warmup == 0:  # untuned: BlackJAX's starting L and step size
+            return _tuned(state, _initial_params(metric, 0.25))
         state, params, _ = blackjax().mclmc_find_L_and_step_size(
             mclmc_kernel=self._kernel(),
             num_steps=self.num_warmup,
