@@ -74,10 +74,10 @@ class AbstractSampler(eqx.Module):
         """For ``staged`` samplers: one kernel step of one chain, adapting (warm-up) or
         not (sampling), ``(carry, stats)``. The warm-up and the sampling batches call
         this one function, so the kernel is compiled once per run; ``begin_stage(carry,
-        pooled, use_pooled)`` starts a warm-up stage, ``pool(means, variances, counts)``
-        pools the chains' moments kept in the carry, ``tuned(carry)`` gives the tuned
-        parameters, and ``stages()`` lists the warm-up stages (``steps``, ``avg``,
-        ``pooled``)."""
+        pooled, use_pooled)`` starts a warm-up stage, ``pool(carry)`` pools the moments
+        that all chains' carry keeps (NumPy, between batches), ``tuned(carry)`` gives the
+        tuned parameters, ``stages()`` lists the warm-up stages (``steps``, ``avg``,
+        ``pooled``) and ``sampling_stage()`` the sampling's ``avg``."""
         raise NotImplementedError
 
     def warmup_final(self, carry):
