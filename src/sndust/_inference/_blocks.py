@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["per_sn_index", "block_value_grad", "block_hessian"]
+__all__ = ["per_sn_index", "hyper_index", "block_value_grad", "block_hessian"]
 
 
 def per_sn_index(model) -> np.ndarray:
@@ -28,6 +28,12 @@ def per_sn_index(model) -> np.ndarray:
     )
     columns = [positions[name].reshape(model.n_sn, -1) for name in model.layout.sampled]
     return np.concatenate(columns, axis=1)
+
+
+def hyper_index(model, index: np.ndarray) -> np.ndarray:
+    """Positions in the flat vector outside the per-SN blocks ``index`` (the
+    hyperparameters), ascending, in ``index``'s dtype."""
+    return np.setdiff1d(np.arange(model.dim), index.ravel()).astype(index.dtype)
 
 
 def _negative_per_sn(model, base, index):

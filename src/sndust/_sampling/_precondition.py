@@ -29,11 +29,10 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jaxtyping import Array, Float, Int
 
 from .._compile import jit_once
-from .._inference._blocks import per_sn_index
+from .._inference._blocks import hyper_index, per_sn_index
 
 __all__ = ["Whitened", "whiten"]
 
@@ -90,8 +89,8 @@ class Identity(eqx.Module):
 def whiten(model, center) -> Whitened:
     """Build the whitening map at ``center`` (a flat unconstrained vector)."""
     index = per_sn_index(model)  # NumPy: iterating a JAX array compiles an unstack
-    hyper_index = np.setdiff1d(np.arange(model.dim), index.ravel()).astype(index.dtype)
-    return _whiten(model, jnp.asarray(center), jnp.asarray(index), jnp.asarray(hyper_index))
+    hyper = hyper_index(model, index)
+    return _whiten(model, jnp.asarray(center), jnp.asarray(index), jnp.asarray(hyper))
 
 
 def _floored_inverse(H):

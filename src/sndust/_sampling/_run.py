@@ -21,7 +21,7 @@ from jax.sharding import PartitionSpec as P
 
 from .._compile import jit_once
 from .._errors import ConfigError, ModelError
-from .._inference._blocks import per_sn_index
+from .._inference._blocks import hyper_index, per_sn_index
 from ._checkpoint import Checkpoint, model_fingerprint
 from ._devices import Placement
 from ._metric import BlockMetric, block_metric
@@ -571,11 +571,11 @@ def _restore_target(model, arrays: dict):
 def _unit_metric(model) -> BlockMetric:
     """The identity as a block metric over the model's per-SN blocks."""
     index = per_sn_index(model)
-    hyper_index = np.setdiff1d(np.arange(model.dim), index.ravel())
+    hyper = hyper_index(model, index)
     dtype = model.prepared.obs_fluxcal.dtype
     eye = np.broadcast_to(np.eye(index.shape[1], dtype=dtype), (*index.shape, index.shape[1]))
-    ones = jnp.ones(hyper_index.size, dtype)
-    return BlockMetric(jnp.asarray(eye), ones, jnp.asarray(index), jnp.asarray(hyper_index))
+    ones = jnp.ones(hyper.size, dtype)
+    return BlockMetric(jnp.asarray(eye), ones, jnp.asarray(index), jnp.asarray(hyper))
 
 
 @jit_once
