@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -22,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "_sampling_script.py"
 sys.path.insert(0, str(HERE))
 from _sampling_script import TINY, kill_target_sampler, small_model  # noqa: E402
+from conftest import count_compiles  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- checkpoints
@@ -62,19 +62,6 @@ def test_interrupted_and_resumed_run_gives_the_uninterrupted_draws(small, tmp_pa
         np.testing.assert_array_equal(a, b)
 
 
-class _Compiles(logging.Handler):
-    """Counts XLA compilations of one jitted function (``jax_log_compiles``)."""
-
-    def __init__(self, name):
-        super().__init__()
-        self.name, self.count = f"jit({name})", 0
-
-    def emit(self, record):
-        message = record.getMessage()
-        if "Finished XLA compilation" in message and self.name in message:
-            self.count += 1
-
-
 def test_adjusted_mclmc_resumed_mid_warmup_gives_the_uninterrupted_draws(
     small, tmp_path, monkeypatch
 ):
@@ -84,16 +71,9 @@ def test_adjusted_mclmc_resumed_mid_warmup_gives_the_uninterrupted_draws(
     model, _ = small
     sampler = sd.AdjustedMCLMC(num_warmup=60, num_samples=45, integration_steps=4.0)
     args = dict(chains=2, progress=False, batch=20)
-    jax.clear_caches()
-    counter = _Compiles("_advance")
-    logger = logging.getLogger("jax")
-    logger.addHandler(counter)
-    try:
-        with jax.log_compiles(True):
-            full = sampler.run(model, jax.random.key(7), **args)
-    finally:
-        logger.removeHandler(counter)
-    assert counter.count == 1
+    with count_compiles("_advance") as compiles:
+        full = sampler.run(model, jax.random.key(7), **args)
+    assert compiles == {"_advance": 1}
     path = tmp_path / "warm.h5"
     # the start, then warm-up batches of 6, 12 and 20 steps: stopped in the third stage
     # (steps 18 to 42)

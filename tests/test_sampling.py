@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from _sampling_script import TINY
+from conftest import count_compiles
 
 import sndust as sd
 from sndust._sampling import _run
@@ -335,26 +336,20 @@ def test_progress_bar_reports_rate_step_size_and_divergences(small):
     assert "60/60" in text and "40/40" in text
 
 
-def test_each_batch_program_is_traced_once(small):
-    """Three warm-up batches and two sampling batches compile one program each: the
-    carry handed from batch to batch keeps its types (a weakly typed leaf from warm-up
-    initialisation used to compile the warm-up program twice, ~3 s per run)."""
+@pytest.mark.parametrize("name", ["NUTS", "MCLMC"])
+def test_each_batch_program_is_compiled_once(small, name):
+    """Warm-up batches of 2, 2 and 1 steps and sampling batches of 2, 2 and 1 draws run
+    one program per phase: a short last batch skips its unused slots instead of
+    compiling a program of its own, and the carry handed from batch to batch keeps its
+    types (a weakly typed leaf from warm-up initialisation used to compile the warm-up
+    program twice)."""
     model, _ = small
-    traces = {"warmup_step": 0, "step": 0}
-
-    class CountingNUTS(sd.NUTS):
-        def warmup_step(self, logdensity, carry, key, index):
-            traces["warmup_step"] += 1
-            return super().warmup_step(logdensity, carry, key, index)
-
-        def step(self, logdensity, state, params, key):
-            traces["step"] += 1
-            return super().step(logdensity, state, params, key)
-
-    sampler = CountingNUTS(num_warmup=6, num_samples=4)
-    post = sampler.run(model, jax.random.key(0), chains=2, batch=2, progress=False)
-    assert post.posterior.sizes["draw"] == 4
-    assert traces == {"warmup_step": 1, "step": 1}
+    sampler = {"NUTS": sd.NUTS(num_warmup=5, num_samples=5), "MCLMC": sd.MCLMC(num_samples=5)}
+    with count_compiles("_warmup_batch", "_sample_batch") as compiles:
+        post = sampler[name].run(model, jax.random.key(0), chains=2, batch=2, progress=False)
+    assert post.posterior.sizes["draw"] == 5
+    warmups = 1 if name == "NUTS" else 0  # MCLMC tunes in one call
+    assert compiles == {"_warmup_batch": warmups, "_sample_batch": 1}
 
 
 # ---------------------------------------------------------------------------- bad input

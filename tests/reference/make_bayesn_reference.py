@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import glob
 import io
 import os
@@ -85,11 +86,15 @@ def eps_from_e(model, e):
     return full
 
 
-def foundation_part(name, folder, draws, rng):
+def load_model(name):
     from bayesn import SEDmodel
 
     with contextlib.redirect_stdout(io.StringIO()):
-        model = SEDmodel(load_model=f"{name}_model")
+        return SEDmodel(load_model=f"{name}_model")
+
+
+def foundation_part(model, folder, draws, rng):
+    """(bayesn_arrays sets the model's used bands: pass a copy)"""
     lo_t, hi_t = float(model.tau_knots.min()), float(model.tau_knots.max())
     l0, l1 = float(model.l_knots[0]), float(model.l_knots[-1])
     sne, used = [], []
@@ -154,11 +159,7 @@ def foundation_part(name, folder, draws, rng):
     return out
 
 
-def simulated_part(name, rng, n_sn=40):
-    from bayesn import SEDmodel
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = SEDmodel(load_model=f"{name}_model")
+def simulated_part(model, name, rng, n_sn=40):
     if name == "T21":
         bands = ["g_PS1", "r_PS1", "i_PS1", "z_PS1"]
         z = rng.uniform(0.015, 0.08, n_sn)
@@ -216,8 +217,11 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
     for k, name in enumerate(args.models):
         rng = np.random.default_rng(args.seed + k)
-        out = foundation_part(name, args.foundation, args.draws, rng)
-        out.update(simulated_part(name, rng))
+        # one model per process (its set-up compiles ~400 small programs, ~15 s); the
+        # Foundation part changes the copy's band arrays, the simulation uses the original
+        model = load_model(name)
+        out = foundation_part(copy.deepcopy(model), args.foundation, args.draws, rng)
+        out.update(simulated_part(model, name, rng))
         np.savez(os.path.join(args.out, f"{name}.npz"), **out)
         print(
             f"{name}: {len(out['fnd_snid'])} Foundation SNe, {out['sim_flux'].shape} simulated",

@@ -80,17 +80,38 @@ def _warmup_init(sampler, target, positions, keys, metric, how):
     return _strong(_over_chains(f, (target, metric), (positions, keys), how))
 
 
+def _skippable(step, active, blank):
+    """``step`` for the slots numbered below ``active``; the others pass the carry
+    through and return ``blank`` (a batch shorter than the program's needs no program of
+    its own; ``active`` is unbatched, so under vmap this stays a branch, not a select)."""
+
+    def body(c, i):
+        return jax.lax.cond(i < active, lambda c: step(c, i), lambda c: (c, blank), c)
+
+    return body
+
+
+def _zeros_like_output(f, *args):
+    return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(f, *args))
+
+
 @eqx.filter_jit
-def _warmup_batch(sampler, target, carry, keys, start, n: int, how):
+def _warmup_batch(sampler, target, carry, keys, start, active, n: int, how):
+    """Warm-up steps ``start … start + active − 1`` of a non-``staged`` sampler in a
+    program of ``n`` slots."""
+
     def f(shared, carry, key):
-        t, start = shared
+        t, start, active = shared
 
-        def body(c, i):
-            return sampler.warmup_step(t.logdensity, c, jax.random.fold_in(key, i), i)
+        def step(c, i):
+            return sampler.warmup_step(
+                t.logdensity, c, jax.random.fold_in(key, start + i), start + i
+            )
 
-        return jax.lax.scan(body, carry, start + jnp.arange(n))
+        blank = _zeros_like_output(lambda c: step(c, 0)[1], carry)
+        return jax.lax.scan(_skippable(step, active, blank), carry, jnp.arange(n))
 
-    return _over_chains(f, (target, start), (carry, keys), how)
+    return _over_chains(f, (target, start, active), (carry, keys), how)
 
 
 @eqx.filter_jit
@@ -106,25 +127,28 @@ def _final(sampler, carry):
 
 
 @eqx.filter_jit
-def _sample_batch(sampler, target, state, params, keys, start, n: int, how):
+def _sample_batch(sampler, target, state, params, keys, start, active, n: int, how):
+    """Draws ``start … start + active − 1`` (each ``sampler.thin`` kernel steps) in a
+    program of ``n`` slots."""
     thin = sampler.thin
 
     def f(shared, state, params, key):
-        t, start = shared
+        t, start, active = shared
 
         def draw(s, i):
             def one(s, j):
                 return sampler.step(t.logdensity, s, params, jax.random.fold_in(key, j))
 
-            s, stats = jax.lax.scan(one, s, i * thin + jnp.arange(thin))
+            s, stats = jax.lax.scan(one, s, (start + i) * thin + jnp.arange(thin))
             last = jax.tree_util.tree_map(lambda a: a[-1], stats)
             last["diverging"] = jnp.any(stats["diverging"])
             last["n_steps"] = jnp.sum(stats["n_steps"])
             return s, (t.to_x(s.position), last)
 
-        return jax.lax.scan(draw, state, start + jnp.arange(n))
+        blank = _zeros_like_output(lambda s: draw(s, 0)[1], state)
+        return jax.lax.scan(_skippable(draw, active, blank), state, jnp.arange(n))
 
-    return _over_chains(f, (target, start), (state, params, keys), how)
+    return _over_chains(f, (target, start, active), (state, params, keys), how)
 
 
 @eqx.filter_jit
@@ -147,10 +171,7 @@ def _advance(sampler, target, carry, keys, start, active, control, pooled, n: in
             key_j = jax.random.fold_in(key, start + j)
             return sampler.advance(t.logdensity, c, key_j, control["adapting"], control["avg"])
 
-        blank = jax.tree_util.tree_map(
-            lambda a: jnp.zeros(a.shape, a.dtype),
-            jax.eval_shape(lambda c: kernel_step(c, 0)[1], carry),
-        )
+        blank = _zeros_like_output(lambda c: kernel_step(c, 0)[1], carry)
 
         def slot(c, i):
             def one(inner, j):
@@ -513,13 +534,14 @@ def _run_plain(sampler, placed, carry, context: _Context):
         t_phase = time.perf_counter() - store.seconds["warmup"]
         if sampler.warmup_batched:
             bar.start("warmup", store.done, sampler.num_warmup)
+            n = min(batch, sampler.num_warmup)
             while store.done < sampler.num_warmup:
-                n = min(batch, sampler.num_warmup - store.done)
+                k = min(n, sampler.num_warmup - store.done)
                 carry, stats = _warmup_batch(
-                    sampler, placed, carry, warm_keys, jnp.asarray(store.done), n, how
+                    sampler, placed, carry, warm_keys, _int(store.done), _int(k), n, how
                 )
-                stats = jax.tree_util.tree_map(np.asarray, stats)
-                done = store.done + n
+                stats = _first_slots(stats, k)
+                done = store.done + k
                 _warmup_batch_done(store, carry, stats, done, t_phase, save, bar, sampler)
         else:
             if sampler.num_warmup > 0:
@@ -543,11 +565,13 @@ def _run_plain(sampler, placed, carry, context: _Context):
     # ---------------------------------------------------------------- sampling
     t_phase = time.perf_counter() - store.seconds["sampling"]
     bar.start("sampling", store.done, sampler.num_samples)
+    n = min(batch, sampler.num_samples)
     while store.done < sampler.num_samples:
-        n = min(batch, sampler.num_samples - store.done)
+        k = min(n, sampler.num_samples - store.done)
         state, (draws, stats) = _sample_batch(
-            sampler, placed, state, params, sample_keys, jnp.asarray(store.done), n, how
+            sampler, placed, state, params, sample_keys, _int(store.done), _int(k), n, how
         )
+        draws, stats = _first_slots((draws, stats), k)
         carry = (state, params)
         _sampling_batch_done(store, carry, draws, stats, t_phase, save, bar, sampler, params)
     return params
