@@ -96,34 +96,10 @@ def _zeros_like_output(f, *args):
 
 
 @eqx.filter_jit
-def _warmup_batch(sampler, target, carry, keys, start, active, n: int, how):
-    """Warm-up steps ``start … start + active − 1`` of a non-``staged`` sampler in a
-    program of ``n`` slots."""
-
-    def f(shared, carry, key):
-        t, start, active = shared
-
-        def step(c, i):
-            return sampler.warmup_step(
-                t.logdensity, c, jax.random.fold_in(key, start + i), start + i
-            )
-
-        blank = _zeros_like_output(lambda c: step(c, 0)[1], carry)
-        return jax.lax.scan(_skippable(step, active, blank), carry, jnp.arange(n))
-
-    return _over_chains(f, (target, start, active), (carry, keys), how)
-
-
-@eqx.filter_jit
 def _tune(sampler, target, carry, keys, how):
     return _over_chains(
         lambda t, c, k: sampler.tune(t.logdensity, c, k), target, (carry, keys), how
     )
-
-
-@jit_once
-def _final(sampler, carry):
-    return _strong(jax.vmap(sampler.warmup_final)(carry))
 
 
 @eqx.filter_jit
@@ -169,7 +145,9 @@ def _advance(sampler, target, carry, keys, start, active, control, pooled, n: in
 
         def kernel_step(c, j):
             key_j = jax.random.fold_in(key, start + j)
-            return sampler.advance(t.logdensity, c, key_j, control["adapting"], control["avg"])
+            return sampler.advance(
+                t.logdensity, c, key_j, start + j, control["adapting"], control["avg"]
+            )
 
         blank = _zeros_like_output(lambda c: kernel_step(c, 0)[1], carry)
 
@@ -416,7 +394,7 @@ def run_sampler(
         )
 
     wide = jax.dtypes.canonicalize_dtype(jnp.float64)
-    if not sampler.warmup_batched and model.prepared.obs_fluxcal.dtype != wide:
+    if sampler.needs_float64 and model.prepared.obs_fluxcal.dtype != wide:
         raise ConfigError(
             f"{sampler.name} needs a {wide} model while jax_enable_x64 is on (BlackJAX's "
             "MCLMC tuning mixes float64 constants into the chain state); use NUTS, a "
@@ -522,43 +500,24 @@ class _Context(NamedTuple):
 
 
 def _run_plain(sampler, placed, carry, context: _Context):
-    """Warm-up (step by step, or one tuning call) and sampling of the samplers that are
-    not ``staged``, from the chains' initial ``carry``; fills ``store`` and returns the
-    tuned parameters."""
+    """Tuning (one call) and sampling of the samplers that are not ``staged`` (MCLMC),
+    from the chains' initial ``carry``; fills ``store`` and returns the tuned
+    parameters."""
     store, save, bar, placement, how, batch, warm_keys, sample_keys = context
-    # ---------------------------------------------------------------- warm-up
+    # ---------------------------------------------------------------- tuning
     if store.phase == "warmup":
-        treedef = jax.tree_util.tree_structure(carry)
-        if store.carry is not None:
-            carry = _restore(treedef, carry, store.carry, placement)
         t_phase = time.perf_counter() - store.seconds["warmup"]
-        if sampler.warmup_batched:
-            bar.start("warmup", store.done, sampler.num_warmup)
-            n = min(batch, sampler.num_warmup)
-            while store.done < sampler.num_warmup:
-                k = min(n, sampler.num_warmup - store.done)
-                carry, stats = _warmup_batch(
-                    sampler, placed, carry, warm_keys, _int(store.done), _int(k), n, how
-                )
-                stats = _first_slots(stats, k)
-                done = store.done + k
-                _warmup_batch_done(store, carry, stats, done, t_phase, save, bar, sampler)
-        else:
-            if sampler.num_warmup > 0:
-                bar.start("tuning", 0, 1)
-            carry = _tune(sampler, placed, carry, warm_keys, how)
-            store.seconds["warmup"] = time.perf_counter() - t_phase
-        state, params = _final(sampler, carry)
-        if not sampler.warmup_batched and sampler.num_warmup > 0:
+        if sampler.num_warmup > 0:
+            bar.start("tuning", 0, 1)
+        state, params = _strong(_tune(sampler, placed, carry, warm_keys, how))
+        store.seconds["warmup"] = time.perf_counter() - t_phase
+        if sampler.num_warmup > 0:
             bar.update(1, 1, float(np.mean(np.asarray(params["step_size"]))), 0)
         store.phase, store.done = "sampling", 0
         store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves((state, params))]
         save()
     else:
-        template = carry
-        if not sampler.warmup_batched:
-            template = _tune_template(sampler, placed, template, warm_keys, how)
-        template = jax.eval_shape(lambda c: _final(sampler, c), template)
+        template = _tune_template(sampler, placed, carry, warm_keys, how)
         treedef = jax.tree_util.tree_structure(template)
         state, params = _restore(treedef, template, store.carry, placement)
 

@@ -7,16 +7,18 @@ shards over devices, runs in checkpointed batches and turns into a :class:`Poste
   inverse mass matrix as a :class:`~._metric.BlockMetric`, shared by all chains; diagonal
   samplers take its diagonal; ``carry[0]`` is the BlackJAX chain state, whose
   ``logdensity`` is how the driver checks each chain's start)
-- ``warmup_batched``: whether warm-up runs step by step (``warmup_step``, checkpointable
-  after every batch: NUTS) or as one tuning call (``tune``: MCLMC's L and step size);
-- ``staged``: warm-up in stages whose statistics are pooled over all chains between
-  stages, run by the same compiled program as the sampling (``stages``,
-  ``begin_stage``, ``advance``, ``pool``, ``tuned``: AdjustedMCLMC; see
-  :meth:`AbstractSampler.advance`);
-- ``warmup_final(carry) -> (state, params)``: the tuned parameters (step size, inverse
-  mass matrix, L) are runtime arrays, so tuning never recompiles the sampling loop;
-- ``step(logdensity, state, params, key) -> (state, stats)`` with the per-draw statistics
-  named in ``stat_names`` (``lp`` always).
+- ``staged`` samplers (NUTS, AdjustedMCLMC) run warm-up and sampling through one
+  compiled program, batch by batch (checkpointable after every batch): ``advance`` (one
+  kernel step, adapting or not), ``stages`` (the warm-up's stages; between stages the
+  driver may pool statistics over all chains: ``begin_stage``, ``pool``) and ``tuned``
+  (the tuned parameters); see :meth:`AbstractSampler.advance`;
+- the others (MCLMC) tune in one call, ``tune(logdensity, carry, key) -> (state,
+  params)``, then sample with ``step(logdensity, state, params, key) -> (state, stats)``;
+- tuned parameters (step size, inverse mass matrix, L) are runtime arrays, so tuning
+  never recompiles the sampling loop; the per-draw statistics are named in
+  ``stat_names`` (``lp`` always);
+- ``needs_float64``: refuses float32 models while ``jax_enable_x64`` is on (BlackJAX's
+  MCLMC pieces mix float64 constants into the chain state).
 """
 
 from __future__ import annotations
@@ -44,8 +46,8 @@ class AbstractSampler(eqx.Module):
     thin: eqx.AbstractVar[int]
 
     name: ClassVar[str]
-    warmup_batched: ClassVar[bool]
     staged: ClassVar[bool] = False
+    needs_float64: ClassVar[bool] = False
     stat_names: ClassVar[tuple[str, ...]]
 
     def __check_init__(self):
@@ -64,30 +66,33 @@ class AbstractSampler(eqx.Module):
     @abc.abstractmethod
     def warmup_init(self, logdensity, position, key, metric): ...
 
-    def warmup_step(self, logdensity, carry, key, index):
-        raise NotImplementedError
-
     def tune(self, logdensity, carry, key):
         raise NotImplementedError
 
-    def advance(self, logdensity, carry, key, adapting, avg):
-        """For ``staged`` samplers: one kernel step of one chain, adapting (warm-up) or
-        not (sampling), ``(carry, stats)``. The warm-up and the sampling batches call
-        this one function, so the kernel is compiled once per run; ``begin_stage(carry,
-        pooled, use_pooled)`` starts a warm-up stage, ``pool(carry)`` pools the moments
-        that all chains' carry keeps (NumPy, between batches), ``tuned(carry)`` gives the
-        tuned parameters, ``stages()`` lists the warm-up stages (``steps``, ``avg``,
-        ``pooled``) and ``sampling_stage()`` the sampling's ``avg``."""
+    def advance(self, logdensity, carry, key, index, adapting, avg):
+        """For ``staged`` samplers: kernel step ``index`` (counted from the start of the
+        phase) of one chain, adapting (warm-up) or not (sampling), ``(carry, stats)``.
+        The warm-up and the sampling batches call this one function, so the kernel is
+        compiled once per run. ``begin_stage(carry, pooled, use_pooled)`` starts a
+        warm-up stage, ``pool(carry)`` pools the moments that all chains' carry keeps
+        (NumPy, between batches), ``tuned(carry)`` gives the tuned parameters,
+        ``stages()`` lists the warm-up stages (``steps``, ``avg``, ``pooled``) and
+        ``sampling_stage()`` the sampling's ``avg``."""
         raise NotImplementedError
-
-    def warmup_final(self, carry):
-        """``(state, params)`` after warm-up (``tune`` already returns them)."""
-        return carry
 
     def step(self, logdensity, state, params, key):
         """One sampling step with the tuned ``params`` (samplers that are not
         ``staged``)."""
         raise NotImplementedError
+
+    def begin_stage(self, carry, pooled, use_pooled):
+        """A ``staged`` sampler's carry at the start of a warm-up stage (default: as is)."""
+        return carry
+
+    @staticmethod
+    def pool(carry) -> np.ndarray | None:
+        """A metric pooled over all chains' ``carry`` for the next stage (default: none)."""
+        return None
 
     def run(self, model, key, **kwargs):
         """Sample a :class:`sndust.HierarchicalModel`.
@@ -190,7 +195,7 @@ class NUTS(AbstractSampler):
     initial_step_size: float = 0.1
 
     name: ClassVar[str] = "NUTS"
-    warmup_batched: ClassVar[bool] = True
+    staged: ClassVar[bool] = True
     stat_names: ClassVar[tuple[str, ...]] = (
         "lp",
         "diverging",
@@ -254,45 +259,59 @@ class NUTS(AbstractSampler):
         da = da_init(jnp.asarray(self.initial_step_size, _widest_float()))
         return state, da, mm, imm
 
-    def warmup_step(self, logdensity, carry, key, index):
+    def stages(self) -> list[dict]:
+        """Stan's windows (:func:`warmup_schedule`) run inside one stage: they close
+        step by step in :meth:`advance`, with nothing pooled between chains."""
+        if self.num_warmup == 0:
+            return []
+        return [{"steps": self.num_warmup, "avg": 0.0, "pooled": False}]
+
+    def advance(self, logdensity, carry, key, index, adapting, avg):
+        """One NUTS transition, warm-up step ``index`` while ``adapting`` (dual averaging
+        and the windows' mass-matrix estimates updated, see :func:`warmup_schedule`),
+        otherwise at the tuned step size (dual averaging's average) and metric."""
         da_init, da_update, da_final = self._adaptation()
         state, da, mm, imm = carry
-        schedule = jnp.asarray(warmup_schedule(self.num_warmup))
-        slow, window_end = schedule[index, 0] == 1, schedule[index, 1] == 1
-        step_size = jnp.exp(da.log_step_size).astype(state.position.dtype)
+        log_step = jnp.where(adapting, da.log_step_size, da.log_step_size_avg)
+        step_size = jnp.exp(log_step).astype(state.position.dtype)
         state, info = self._step(key, state, logdensity, step_size, imm)
-        da = da_update(da, info.acceptance_rate)
-        mm = jax.lax.cond(
-            slow, lambda m: self._mass_update(m, imm, state.position), lambda m: m, mm
-        )
 
-        def close_window(args):
+        def adapt(args):
             da, mm, imm = args
-            mm, imm = self._mass_final(mm, imm)
-            return da_init(da_final(da)), mm, imm
+            # (one row at least: traced, never run, without warm-up)
+            schedule = jnp.asarray(warmup_schedule(max(self.num_warmup, 1)))
+            slow, window_end = schedule[index, 0] == 1, schedule[index, 1] == 1
+            da = da_update(da, info.acceptance_rate)
+            mm = jax.lax.cond(
+                slow, lambda m: self._mass_update(m, imm, state.position), lambda m: m, mm
+            )
 
-        da, mm, imm = jax.lax.cond(window_end, close_window, lambda a: a, (da, mm, imm))
-        stats = {"step_size": step_size, "diverging": info.is_divergent}
-        return (state, da, mm, imm), stats
+            def close_window(args):
+                da, mm, imm = args
+                mm, imm = self._mass_final(mm, imm)
+                return da_init(da_final(da)), mm, imm
 
-    def warmup_final(self, carry):
-        state, da, _, imm = carry
-        step_size = jnp.exp(da.log_step_size_avg).astype(state.position.dtype)
-        return state, {"step_size": step_size, "inverse_mass_matrix": imm}
+            return jax.lax.cond(window_end, close_window, lambda a: a, (da, mm, imm))
 
-    def step(self, logdensity, state, params, key):
-        state, info = self._step(
-            key, state, logdensity, params["step_size"], params["inverse_mass_matrix"]
-        )
-        return state, {
+        da, mm, imm = jax.lax.cond(adapting, adapt, lambda a: a, (da, mm, imm))
+        return (state, da, mm, imm), {
             "lp": state.logdensity,
             "diverging": info.is_divergent,
             "acceptance_rate": info.acceptance_rate,
             "n_steps": info.num_integration_steps,
             "tree_depth": info.num_trajectory_expansions,
             "energy": info.energy,
-            "step_size": params["step_size"],
+            "step_size": step_size,
         }
+
+    def sampling_stage(self) -> dict:
+        return {"avg": 0.0}
+
+    def tuned(self, carry):
+        """The tuned step size (dual averaging's average) and inverse mass matrix."""
+        state, da, _, imm = carry
+        step_size = jnp.exp(da.log_step_size_avg).astype(state.position.dtype)
+        return {"step_size": step_size, "inverse_mass_matrix": imm}
 
 
 # ---------------------------------------------------------------------------- MCLMC
@@ -372,7 +391,7 @@ class MCLMC(AbstractSampler):
     desired_energy_var: float = 5e-4
 
     name: ClassVar[str] = "MCLMC"
-    warmup_batched: ClassVar[bool] = False
+    needs_float64: ClassVar[bool] = True
     stat_names: ClassVar[tuple[str, ...]] = (
         "lp",
         "diverging",
@@ -468,7 +487,7 @@ class AdjustedMCLMC(AbstractSampler):
     diagonal_preconditioning: bool = True
 
     name: ClassVar[str] = "AdjustedMCLMC"
-    warmup_batched: ClassVar[bool] = False
+    needs_float64: ClassVar[bool] = True
     staged: ClassVar[bool] = True
     stat_names: ClassVar[tuple[str, ...]] = (
         "lp",
@@ -550,7 +569,7 @@ class AdjustedMCLMC(AbstractSampler):
             "count": zeros[0],
         }
 
-    def advance(self, logdensity, carry, key, adapting, avg):
+    def advance(self, logdensity, carry, key, index, adapting, avg):
         """One kernel step at ``avg`` mean integration steps. While ``adapting``, the step
         size is dual averaging's current iterate, updated towards ``target_accept``, and
         the positions' running mean and variance (Welford) are kept for the next stage's
