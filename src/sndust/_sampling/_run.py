@@ -151,14 +151,13 @@ def _advance(sampler, target, carry, keys, start, active, control, pooled, n: in
 
         blank = _zeros_like_output(lambda c: kernel_step(c, 0)[1], carry)
 
+        def run(inner, j):  # carries the last step's statistics along
+            c, stats = kernel_step(inner[0], j)
+            return (c, stats), stats
+
+        one = _skippable(run, active, blank)
+
         def slot(c, i):
-            def one(inner, j):
-                def run(inner):
-                    c, stats = kernel_step(inner[0], j)
-                    return (c, stats), stats
-
-                return jax.lax.cond(j < active, run, lambda inner: (inner, blank), inner)
-
             (c, last), stats = jax.lax.scan(one, (c, blank), i * thin + jnp.arange(thin))
             last = dict(last)
             last["diverging"] = jnp.any(stats["diverging"])

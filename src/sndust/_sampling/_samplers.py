@@ -94,6 +94,11 @@ class AbstractSampler(eqx.Module):
         """A metric pooled over all chains' ``carry`` for the next stage (default: none)."""
         return None
 
+    def sampling_stage(self) -> dict:
+        """The sampling phase's runtime switches for :meth:`advance` (default: ``avg``
+        unused)."""
+        return {"avg": 0.0}
+
     def run(self, model, key, **kwargs):
         """Sample a :class:`sndust.HierarchicalModel`.
 
@@ -303,9 +308,6 @@ class NUTS(AbstractSampler):
             "energy": info.energy,
             "step_size": step_size,
         }
-
-    def sampling_stage(self) -> dict:
-        return {"avg": 0.0}
 
     def tuned(self, carry):
         """The tuned step size (dual averaging's average) and inverse mass matrix."""
