@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import bayesn_env
 
 import sndust as sd
 
@@ -95,6 +96,7 @@ def parity(sed, tmp_path_factory):
         capture_output=True,
         text=True,
         timeout=900,
+        env=bayesn_env(),
     )
     if proc.returncode != 0:
         pytest.fail(f"bayesn log density failed:\n{proc.stderr[-4000:]}")
