@@ -95,6 +95,46 @@ def test_each_sn_gets_only_the_parameters_it_uses(sed, survey, population, n_dus
     )
 
 
+@pytest.mark.parametrize(
+    "population",
+    [sd.MassSplitSED(), sd.FixedPopulation(), MassLinearRV()],
+    ids=lambda p: type(p).__name__,
+)
+def test_layout_indices_partition_the_flat_vector_by_name(sed, survey, population):
+    """``per_sn_index`` holds each SN's parameters in ``layout.sampled`` order and
+    ``hyper_index`` the rest, as ``unravel`` places them."""
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=population)
+    layout = model.layout
+    where = model.unravel(jnp.arange(model.dim, dtype=jnp.float64))
+    index, hyper = layout.per_sn_index(), layout.hyper_index()
+    assert index.shape == (model.n_sn, layout.per_sn_dim)
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate([index.ravel(), hyper])), np.arange(model.dim)
+    )
+    expected = np.concatenate(
+        [np.asarray(where[name]).reshape(model.n_sn, -1) for name in layout.sampled], axis=1
+    )
+    np.testing.assert_array_equal(index, expected)
+    in_hyper = [np.ravel(where["hyper"][name]) for name in sorted(where["hyper"])]
+    np.testing.assert_array_equal(hyper, np.concatenate(in_hyper or [np.zeros(0)]).astype(int))
+
+
+def test_sample_prior_keeps_fixed_values_and_draws_the_rest(sed, survey):
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=MassLinearRV())
+    draws = [model.sample_prior(jax.random.key(k), fixed={"slope": 0.25}) for k in range(3)]
+    values = [model.constrain(x) for x in draws]
+    assert all(float(v["slope"]) == pytest.approx(0.25) for v in values)
+    assert len({float(v["mu_R"]) for v in values}) == 3  # drawn, one per key
+    again = model.sample_prior(jax.random.key(0), fixed={"slope": 0.25})
+    np.testing.assert_array_equal(np.asarray(again), np.asarray(draws[0]))
+    assert all(np.all(np.asarray(v["R_V"]) > 1.2) for v in values)
+    with pytest.raises(sd.ConfigError, match="unknown hyperparameters") as info:
+        model.sample_prior(jax.random.key(0), fixed={"slop": 0.25})
+    assert info.value.field == "slop"
+    with pytest.raises(sd.ConfigError, match="outside its prior's support"):
+        model.sample_prior(jax.random.key(0), fixed={"sigma_R": -1.0})
+
+
 def test_mass_split_uses_each_sns_bin(sed, survey):
     model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.MassSplit(split=10.0))
     h = {n: 0.0 for n in model.hyper_names} | dict(

@@ -5,9 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ._compile import jit_once
@@ -334,7 +332,7 @@ def simulate_survey(
             "the model drops simulated observations: " + model.prepared.report(),
             field="design",
         )
-    truth_x = _draw(model, jax.random.fold_in(key, 1), hyper or {})
+    truth_x = model.sample_prior(jax.random.fold_in(key, 1), fixed=hyper)
     truth, flux = _truth_and_flux(model, truth_x)
     flux = np.asarray(flux, np.float64)
     m = template.mask
@@ -349,73 +347,4 @@ def simulate_survey(
     return survey, {k: np.asarray(v) for k, v in truth.items()}
 
 
-def _draw(model, key, hyper):
-    """Unconstrained vector of a draw from the prior (hyperparameters from ``hyper`` where
-    given). In the sampler's coordinates every per-SN parameter is a draw from a fixed
-    standard distribution, so the draw is made there."""
-    unknown = set(hyper) - set(model._hyperpriors())
-    if unknown:
-        raise ConfigError(
-            f"unknown hyperparameters {sorted(unknown)}; this population has "
-            f"{list(model._hyperpriors())}",
-            field=sorted(unknown)[0],
-        )
-    # one compiled program: op by op, the prior transforms and inverse CDFs cost ~9 s of
-    # per-operation compilation on the first call of a process
-    x = _draw_compiled(model, key, {k: jnp.asarray(v) for k, v in hyper.items()})
-    coords = model.unravel(x)["hyper"]
-    for name in hyper:
-        if not np.all(np.isfinite(np.asarray(coords[name]))):
-            raise ConfigError(
-                f"hyperparameter {name!r} = {hyper[name]} is outside its prior's support",
-                field=name,
-            )
-    return x
-
-
 _truth_and_flux = jit_once(lambda model, x: (model.constrain(x), model.predict_fluxcal(x)))
-
-
-@eqx.filter_jit
-def _draw_compiled(model, key, hyper):
-    from numpyro.distributions.transforms import biject_to
-
-    from ._model._hierarchical import _prior_of
-
-    keys = iter(jax.random.split(key, 64))
-    tree = model._template()
-    h = {}
-    for name, prior in model._hyperpriors().items():
-        d = _prior_of(prior, h)
-        value = hyper[name] if name in hyper else d.sample(next(keys))
-        value = jnp.asarray(value, tree["hyper"][name].dtype)
-        tree["hyper"][name] = biject_to(d.support).inv(value)
-        h[name] = value
-    n = model.n_sn
-    for name in model.layout.sampled:
-        shape = tree[name].shape
-        k = next(keys)
-        if name in ("theta", "e"):
-            tree[name] = jax.random.normal(k, shape)
-        elif name == "D":
-            # Fits have a near-flat distance prior (5 mag): draw the truth with the
-            # population's grey scatter σ0 around μ̂ instead.
-            priors = model.population.dust_priors(h, model.host)
-            sd = model._distance_sd(h, priors)
-            if model.population.distance_prior == "free":
-                sd = jnp.broadcast_to(priors.sigma0, (n,))
-            x = sd * jax.random.normal(k, shape)
-            if model.distance_coordinate == "apparent":  # the coordinate holds D + A_V
-                x = x + model._prior_part(tree)[0]["A_V"]
-            tree[name] = x / model._distance_coordinate_scale(h, priors)
-        elif name in ("A_V", "R_V"):
-            priors = model.population.dust_priors(h, model.host)
-            from ._model._reparam import to_unconstrained
-
-            prior = getattr(priors, name)
-            value = prior.sample(k, () if prior.batch_shape else (n,))
-            tree[name] = jnp.broadcast_to(to_unconstrained(prior, value), (n,))
-        elif name == "t_max":
-            u = jax.random.uniform(k, shape, minval=1e-6, maxval=1 - 1e-6)
-            tree[name] = jax.scipy.special.logit(u)
-    return model.ravel(tree)

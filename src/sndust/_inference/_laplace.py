@@ -23,7 +23,7 @@ from jaxtyping import Array, Bool, Float, Int
 
 from .._compile import jit_once
 from .._errors import ConfigError, ModelError
-from ._blocks import block_hessian, per_sn_index
+from ._blocks import block_hessian
 
 __all__ = ["Laplace", "laplace"]
 
@@ -89,7 +89,7 @@ def laplace(model, position, *, method: str = "auto", which=None, dense_limit: i
                 "method='blocks' needs a model without hyperparameters (per-SN fits)",
                 field="method",
             )
-        index = jnp.asarray(per_sn_index(model))
+        index = jnp.asarray(model.layout.per_sn_index())
         H = eqx.filter_jit(block_hessian)(model, position, index, position[index])
         w = np.linalg.eigvalsh(np.asarray(H))
         bad = w[:, 0] <= 0
@@ -131,8 +131,7 @@ def laplace(model, position, *, method: str = "auto", which=None, dense_limit: i
                 field="which",
             )
         if which is None:
-            index = model.unravel(jnp.arange(model.dim, dtype=position.dtype))["hyper"]
-            which = np.concatenate([np.ravel(v) for v in index.values()]).astype(int)
+            which = model.layout.hyper_index()
         which = np.asarray(which, int)
 
         @eqx.filter_jit

@@ -19,7 +19,6 @@ from jaxtyping import Array, Bool, Float, Int
 from .._compile import jit_once
 from .._errors import ConfigError, ModelError
 from ._bfgs import bfgs_blocks
-from ._blocks import per_sn_index
 from ._lbfgs import lbfgs
 
 __all__ = ["MAP", "MAPResult"]
@@ -147,7 +146,7 @@ class MAP(eqx.Module):
         )
 
     def _run_per_sn(self, model, init):
-        index = jnp.asarray(per_sn_index(model))
+        index = jnp.asarray(model.layout.per_sn_index())
         # hyperparameters are held fixed: every start shares those of the first, so each
         # SN's starts are compared under the same population
         init = jax.vmap(lambda x: init[0].at[index].set(x[index]))(init)

@@ -27,14 +27,11 @@ Either way D is centred: a non-centred D would tie σ0 to every SN.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, Float
 from numpyro.distributions.distribution import validation_enabled
 from numpyro.distributions.transforms import biject_to
@@ -43,6 +40,13 @@ from .._compile import jit_once
 from .._errors import ConfigError, DataError, ModelError
 from .._forward import PreparedSurvey, prepare
 from .._population import AbstractDustPopulation, HostData
+from ._params import (
+    PER_SN,
+    ParameterLayout,
+    discover_layout,
+    hyperpriors_of,
+    walk_hyperpriors,
+)
 from ._reparam import kind_of, natural_log_prob, sample_coordinates, to_unconstrained
 
 __all__ = ["HierarchicalModel", "LogDensity"]
@@ -51,7 +55,6 @@ SIGMA_PEC = 150.0 / 3e5  # BayeSN: 150 km/s peculiar velocities, c = 3e5 km/s
 FIT_DISTANCE_SD = 5.0  # BayeSN's fits: a near-flat N(μ̂, 5²) distance prior
 FIT_DISTANCE_COORDINATE = 0.1  # fits: D = μ̂ + 0.1 mag × x (x is O(1) in the posterior)
 TMAX_RANGE = 10.0  # BayeSN's fits: t_max ~ U(−10, 10) rest-frame days
-PER_SN = ("theta", "A_V", "R_V", "e", "D", "t_max")
 BLOCKS = (
     "hyperprior",
     "dust_prior",
@@ -67,37 +70,6 @@ def _default_cosmology():
     from astropy.cosmology import FlatLambdaCDM
 
     return FlatLambdaCDM(H0=73.24, Om0=0.28)
-
-
-def _prior_of(prior, h):
-    """A hyperprior, resolving ``h -> distribution`` callables."""
-    if isinstance(prior, dist.Distribution):
-        return prior
-    if callable(prior):
-        return prior(h)
-    raise ConfigError(
-        f"a hyperprior must be a numpyro distribution or a callable h -> distribution, "
-        f"got {type(prior).__name__}",
-        field="hyperpriors",
-    )
-
-
-@dataclass(frozen=True)
-class _Layout:
-    """Static structure: which parameters exist and how they are sampled."""
-
-    hyper: tuple[tuple[str, tuple[int, ...]], ...]
-    dust_kinds: tuple[tuple[str, str], ...]  # (("A_V", kind), ("R_V", kind))
-    global_sigma0: bool
-    free_tmax: bool
-    n_sn: int
-    n_eps: int
-
-    @property
-    def sampled(self) -> tuple[str, ...]:
-        dust = {name for name, kind in self.dust_kinds if kind != "fixed"}
-        names = ["theta", *(n for n in ("A_V", "R_V") if n in dust), "e", "D"]
-        return tuple(names + (["t_max"] if self.free_tmax else []))
 
 
 class HierarchicalModel(eqx.Module):
@@ -130,7 +102,7 @@ class HierarchicalModel(eqx.Module):
     muhat: Float[Array, " n_sn"]
     muhat_err: Float[Array, " n_sn"]
     flux_ref: Float[Array, " n_sn"]
-    layout: _Layout = eqx.field(static=True)
+    layout: ParameterLayout = eqx.field(static=True)
     distance_coordinate: str = eqx.field(static=True)
 
     def __init__(
@@ -203,7 +175,8 @@ class HierarchicalModel(eqx.Module):
         self.muhat_err = jnp.asarray(muhat_err, ftype)
         # fluxes are computed from D − μ̂ with 10^(−0.4 (M0 + μ̂)) formed in float64 here
         self.flux_ref = prepared.reference_scale(muhat)
-        self.layout = _discover_layout(population, host, prepared)
+        with validation_enabled(False):  # NaN priors are named SN by SN just below
+            self.layout = discover_layout(population, host, prepared.n_sn, prepared.n_eps, ftype)
         # NaN per-SN priors are named below, SN by SN, instead of numpyro's bare ValueError
         with validation_enabled(False):
             _check_priors_at_start(self)
@@ -219,52 +192,24 @@ class HierarchicalModel(eqx.Module):
 
     @property
     def hyper_names(self) -> tuple[str, ...]:
-        return tuple(name for name, _ in self.layout.hyper)
+        return self.layout.hyper_names
 
     def _hyperpriors(self) -> dict:
-        priors = dict(self.population.hyperpriors())
-        if self.layout.global_sigma0:
-            priors["sigma0"] = dist.HalfCauchy(0.1)
-        return priors
+        return hyperpriors_of(self.population, self.layout.global_sigma0)
 
-    # ------------------------------------------------------------------ pytrees
-    def _template(self):
-        n, lay = self.n_sn, self.layout
-        dtype = self.prepared.obs_fluxcal.dtype
-        tree = {"hyper": {name: jnp.zeros(shape, dtype) for name, shape in lay.hyper}}
-        for name in lay.sampled:
-            tree[name] = jnp.zeros((n, lay.n_eps) if name == "e" else (n,), dtype)
-        return tree
-
+    # ------------------------------------------------------------------ the flat vector
     @property
     def dim(self) -> int:
         """Length of the flat unconstrained parameter vector."""
-        return int(ravel_pytree(self._template())[0].size)
+        return self.layout.dim
 
     def unravel(self, flat: Float[Array, " dim"]) -> dict:
         """Flat unconstrained vector → unconstrained parameter dict."""
-        return ravel_pytree(self._template())[1](flat)
+        return self.layout.unravel(flat)
 
     def ravel(self, tree: dict) -> Float[Array, " dim"]:
         """Unconstrained parameter dict → flat vector."""
-        template = self._template()
-        if jax.tree_util.tree_structure(tree) != jax.tree_util.tree_structure(template):
-            raise ConfigError(
-                f"parameter dict has keys {sorted(tree)}, expected {sorted(template)}",
-                field="params",
-            )
-        for (path, leaf), ref in zip(
-            jax.tree_util.tree_flatten_with_path(tree)[0], jax.tree_util.tree_leaves(template)
-        ):
-            if jnp.shape(leaf) != ref.shape:
-                raise ConfigError(
-                    f"{jax.tree_util.keystr(path)} has shape {jnp.shape(leaf)}, expected "
-                    f"{ref.shape}",
-                    field=jax.tree_util.keystr(path),
-                )
-        return ravel_pytree(
-            jax.tree_util.tree_map(lambda x, r: jnp.asarray(x, r.dtype), tree, template)
-        )[0]
+        return self.layout.ravel(tree)
 
     # ------------------------------------------------------------------ core
     def _forward(self, flat):
@@ -276,15 +221,14 @@ class HierarchicalModel(eqx.Module):
     def _prior_part(self, u):
         """Values, the population's per-SN priors and the prior blocks of a parameter dict."""
         n = self.n_sn
-        h, lp_hyper = {}, jnp.zeros(())
-        for name, prior in self._hyperpriors().items():
-            d = _prior_of(prior, h)
-            transform = biject_to(d.support)
-            x = u["hyper"][name]
-            value = transform(x)
-            lp = d.log_prob(value) + transform.log_abs_det_jacobian(x, value)
-            lp_hyper = lp_hyper + jnp.sum(lp)
-            h[name] = value
+        x = u["hyper"]
+        h, dists = walk_hyperpriors(
+            self._hyperpriors(), lambda name, d: biject_to(d.support)(x[name])
+        )
+        lp_hyper = jnp.zeros(())
+        for name, d in dists.items():
+            jacobian = biject_to(d.support).log_abs_det_jacobian(x[name], h[name])
+            lp_hyper = lp_hyper + jnp.sum(d.log_prob(h[name]) + jacobian)
         priors = self.population.dust_priors(h, self.host)
         values = dict(h)
         lp_dust = jnp.zeros(n)
@@ -401,16 +345,20 @@ class HierarchicalModel(eqx.Module):
         """
         n = self.n_sn
         dtype = self.prepared.obs_fluxcal.dtype
-        tree = self._template()
-        h = {}
-        for name, prior in self._hyperpriors().items():
-            if name not in params:
-                raise ConfigError(f"missing hyperparameter {name!r}", field=name)
-            d = _prior_of(prior, h)
+        tree = self.layout.template()
+        hyperpriors = self._hyperpriors()
+        missing = [name for name in hyperpriors if name not in params]
+        if missing:
+            raise ConfigError(f"missing hyperparameter {missing[0]!r}", field=missing[0])
+
+        def given(name, d):
             value = jnp.asarray(params[name], dtype)
             _check_support(d, value, name, None)
-            tree["hyper"][name] = biject_to(d.support).inv(value)
-            h[name] = value
+            return value
+
+        h, dists = walk_hyperpriors(hyperpriors, given)
+        for name, d in dists.items():
+            tree["hyper"][name] = biject_to(d.support).inv(h[name])
         priors = self.population.dust_priors(h, self.host)
         for name, kind in self.layout.dust_kinds:
             if kind == "fixed" or name not in params:
@@ -457,10 +405,9 @@ class HierarchicalModel(eqx.Module):
         the same values; :meth:`logdensity` adds the Jacobian of :meth:`constrain`.
         """
         n = self.n_sn
-        h, total = {}, jnp.zeros(())
-        for name, prior in self._hyperpriors().items():
-            d = _prior_of(prior, h)
-            h[name] = params[name]
+        h, dists = walk_hyperpriors(self._hyperpriors(), lambda name, d: params[name])
+        total = jnp.zeros(())
+        for name, d in dists.items():
             total = total + jnp.sum(d.log_prob(params[name]))
         priors = self.population.dust_priors(h, self.host)
         values = {**params}
@@ -484,7 +431,7 @@ class HierarchicalModel(eqx.Module):
         return _init_position(self, key, radius)
 
     def _init_position(self, key, radius):
-        tree = self._template()
+        tree = self.layout.template()
         leaves, treedef = jax.tree_util.tree_flatten(tree)
         keys = jax.random.split(key, len(leaves))
         paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
@@ -494,6 +441,79 @@ class HierarchicalModel(eqx.Module):
             r = radius if wide else 0.1
             out.append(jax.random.uniform(k, leaf.shape, leaf.dtype, -r, r))
         return self.ravel(jax.tree_util.tree_unflatten(treedef, out))
+
+    def sample_prior(self, key, *, fixed: dict | None = None) -> Float[Array, " dim"]:
+        """A flat vector drawn from the prior: hyperparameters from their hyperpriors
+        (or the values in ``fixed``), then every per-SN parameter from the population's
+        priors given them (θ ~ N(0, 1), e ~ N(0, I), distances around μ̂ with the model's
+        distance scatter; per-SN fits, whose distance prior is near-flat, draw D with
+        the population's σ0 instead). The same key gives the same draw.
+
+        In the sampler's coordinates every per-SN parameter is a draw from a fixed
+        standard distribution, so the draw is made there.
+
+        Raises:
+            ConfigError: ``fixed`` names a hyperparameter this model does not have, or a
+                value outside its prior's support.
+        """
+        fixed = dict(fixed or {})
+        hyperpriors = self._hyperpriors()
+        unknown = set(fixed) - set(hyperpriors)
+        if unknown:
+            raise ConfigError(
+                f"unknown hyperparameters {sorted(unknown)}; this population has "
+                f"{list(hyperpriors)}",
+                field=sorted(unknown)[0],
+            )
+        # one compiled program: op by op, the prior transforms and inverse CDFs cost ~9 s
+        # of per-operation compilation on the first call of a process
+        x = _sample_prior(self, key, {k: jnp.asarray(v) for k, v in fixed.items()})
+        coords = self.unravel(x)["hyper"]
+        for name in fixed:
+            if not np.all(np.isfinite(np.asarray(coords[name]))):
+                raise ConfigError(
+                    f"hyperparameter {name!r} = {fixed[name]} is outside its prior's support",
+                    field=name,
+                )
+        return x
+
+    def _sample_prior(self, key, fixed):
+        keys = iter(jax.random.split(key, 64))
+        tree = self.layout.template()
+        dtype = self.layout.dtype
+
+        def draw(name, d):
+            value = fixed[name] if name in fixed else d.sample(next(keys))
+            return jnp.asarray(value, dtype)
+
+        h, dists = walk_hyperpriors(self._hyperpriors(), draw)
+        for name, d in dists.items():
+            tree["hyper"][name] = biject_to(d.support).inv(h[name])
+        n = self.n_sn
+        for name in self.layout.sampled:
+            shape = tree[name].shape
+            k = next(keys)
+            if name in ("theta", "e"):
+                tree[name] = jax.random.normal(k, shape)
+            elif name == "D":
+                # Fits have a near-flat distance prior (5 mag): draw with the
+                # population's grey scatter σ0 around μ̂ instead.
+                priors = self.population.dust_priors(h, self.host)
+                sd = self._distance_sd(h, priors)
+                if self.population.distance_prior == "free":
+                    sd = jnp.broadcast_to(priors.sigma0, (n,))
+                x = sd * jax.random.normal(k, shape)
+                if self.distance_coordinate == "apparent":  # the coordinate holds D + A_V
+                    x = x + self._prior_part(tree)[0]["A_V"]
+                tree[name] = x / self._distance_coordinate_scale(h, priors)
+            elif name in ("A_V", "R_V"):
+                prior = getattr(self.population.dust_priors(h, self.host), name)
+                value = prior.sample(k, () if prior.batch_shape else (n,))
+                tree[name] = jnp.broadcast_to(to_unconstrained(prior, value), (n,))
+            elif name == "t_max":
+                u = jax.random.uniform(k, shape, minval=1e-6, maxval=1 - 1e-6)
+                tree[name] = jax.scipy.special.logit(u)
+        return self.ravel(tree)
 
     def check(self, flat: Float[Array, " dim"]) -> dict[str, float]:
         """Evaluate each block at ``flat`` and raise a :class:`ModelError` naming the first
@@ -552,6 +572,7 @@ LogDensity = HierarchicalModel
 _constrained = jit_once(lambda model, flat: model._constrain(flat))
 _init_position = jit_once(lambda model, key, radius: model._init_position(key, radius))
 _blocks_at = jit_once(lambda model, flat: model._forward(flat))
+_sample_prior = eqx.filter_jit(lambda model, key, fixed: model._sample_prior(key, fixed))
 
 
 @jit_once
@@ -596,46 +617,6 @@ def _check_host(population, host, snid):
                 "Drop them with survey.cut(exclude=[...]) or supply the values.",
                 field=field,
             )
-
-
-def _discover_layout(population, host, prepared) -> _Layout:
-    """Evaluate the population once (at a draw from its hyperpriors) to learn shapes."""
-    with validation_enabled(False):
-        return _discover_layout_unchecked(population, host, prepared)
-
-
-def _discover_layout_unchecked(population, host, prepared) -> _Layout:
-    priors_in = dict(population.hyperpriors())
-    reserved = set(PER_SN) | {"sigma0_sn", "delta_M", "muhat", "residual"}
-    clash = reserved & set(priors_in)
-    if clash:
-        raise ConfigError(
-            f"hyperparameter names {sorted(clash)} are reserved for per-SN parameters",
-            field="hyperpriors",
-        )
-    key = jax.random.key(0)
-    h, shapes = {}, []
-    for name, prior in priors_in.items():
-        d = _prior_of(prior, h)
-        key, sub = jax.random.split(key)
-        h[name] = d.sample(sub)
-        shapes.append((name, tuple(d.shape())))
-    priors = population.dust_priors(h, host)
-    global_sigma0 = priors.sigma0 is None and "sigma0" not in priors_in
-    if global_sigma0:
-        shapes.append(("sigma0", ()))
-        h["sigma0"] = jnp.asarray(0.1)
-    if priors.sigma0 is None and not global_sigma0 and "sigma0" not in h:
-        raise ConfigError("population gives no sigma0", field="sigma0")
-    kinds = tuple((name, kind_of(getattr(priors, name))) for name in ("A_V", "R_V"))
-    return _Layout(
-        hyper=tuple(shapes),
-        dust_kinds=kinds,
-        global_sigma0=global_sigma0,
-        free_tmax=bool(population.free_tmax),
-        n_sn=prepared.n_sn,
-        n_eps=prepared.n_eps,
-    )
 
 
 def _check_priors_at_start(model) -> None:

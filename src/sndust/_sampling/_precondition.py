@@ -32,7 +32,6 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._compile import jit_once
-from .._inference._blocks import hyper_index, per_sn_index
 
 __all__ = ["Whitened", "whiten"]
 
@@ -88,8 +87,8 @@ class Identity(eqx.Module):
 
 def whiten(model, center) -> Whitened:
     """Build the whitening map at ``center`` (a flat unconstrained vector)."""
-    index = per_sn_index(model)  # NumPy: iterating a JAX array compiles an unstack
-    hyper = hyper_index(model, index)
+    index = model.layout.per_sn_index()  # NumPy: iterating a JAX array compiles an unstack
+    hyper = model.layout.hyper_index()
     return _whiten(model, jnp.asarray(center), jnp.asarray(index), jnp.asarray(hyper))
 
 

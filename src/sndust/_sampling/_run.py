@@ -21,7 +21,6 @@ from jax.sharding import PartitionSpec as P
 
 from .._compile import jit_once
 from .._errors import ConfigError, ModelError
-from .._inference._blocks import hyper_index, per_sn_index
 from ._checkpoint import Checkpoint, model_fingerprint
 from ._devices import Placement
 from ._metric import BlockMetric, block_metric
@@ -305,10 +304,8 @@ def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, 
 
             start = MAP(steps=200, starts=map_starts).run(model, k_start).position
         elif init == "prior":
-            from .._simulate import _draw
-
             keys = jax.random.split(k_start, chains)
-            starts = jnp.stack([_draw(model, k, {}) for k in keys])
+            starts = jnp.stack([model.sample_prior(k) for k in keys])
             return starts, starts[0]
         else:
             raise ConfigError(
@@ -552,8 +549,8 @@ def _restore_target(model, arrays: dict):
 
 def _unit_metric(model) -> BlockMetric:
     """The identity as a block metric over the model's per-SN blocks."""
-    index = per_sn_index(model)
-    hyper = hyper_index(model, index)
+    index = model.layout.per_sn_index()
+    hyper = model.layout.hyper_index()
     dtype = model.prepared.obs_fluxcal.dtype
     eye = np.broadcast_to(np.eye(index.shape[1], dtype=dtype), (*index.shape, index.shape[1]))
     ones = jnp.ones(hyper.size, dtype)
