@@ -7,13 +7,14 @@ running this script on both commits, on the same machine, and comparing the dige
     (cd /tmp/before && python ../path/to/benchmarks/draws_digest.py --json) > before.json
     python benchmarks/draws_digest.py --json > after.json
 
-Cases: the 4-SN test problem (tests/_sampling_script.py's ``small_model``) for every
-sampler with the tests' short settings, from ``init="map"`` (the default) and from
-``init="prior"``, preconditioned by the Laplace metric (the default) and whitened
-(``precondition=True``); and the 30-SN recovery survey (tests/_recovery.py) for every
-sampler, shortened (its full runs take minutes). Each digest is the SHA-256 of the draws'
-bytes (every posterior variable and ``lp``), so one differing bit changes it. Bit for bit
-equality holds on one machine and one set of library versions, not across them.
+Cases: the 4-SN test problem (tests/helpers.py's ``small_model``) for every sampler with
+the tests' short settings, from ``init="map"`` (the default) and from ``init="prior"``,
+preconditioned by the Laplace metric (the default) and whitened (``precondition=True``),
+and NUTS with its per-SN block metric; and the 30-SN recovery survey (tests/helpers.py's
+``recovery_model``) for every sampler, shortened (its full runs take minutes). Each
+digest is the SHA-256 of the draws' bytes (every posterior variable and ``lp``), so one
+differing bit changes it. Bit for bit equality holds on one machine and one set of
+library versions, not across them.
 """
 
 from __future__ import annotations
@@ -102,6 +103,10 @@ def main(argv=None) -> dict:
                 progress=False,
             )
             out[f"small_{name}_{init}_{precondition}"] = _posterior_digest(post)
+
+    block = sd.NUTS(num_warmup=60, num_samples=40, max_tree_depth=6, mass="block")
+    post = block.run(small, jax.random.key(7), chains=2, batch=25, progress=False)
+    out["small_NUTS_block_metric"] = _posterior_digest(post)
 
     if not args.skip_recovery:
         survey, _ = sd.simulate_survey(

@@ -10,12 +10,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from _sampling_script import TINY
 from conftest import count_compiles
+from helpers import TINY
 
 import sndust as sd
-from sndust._sampling import _run
-from sndust._sampling._metric import BlockWelford, block_metric
+from sndust._sampling import _driver
+from sndust._sampling._adaptation import BlockWelford
+from sndust._sampling._metric import block_metric
 from sndust._sampling._precondition import whiten
 
 
@@ -97,7 +98,7 @@ def test_looped_mclachlan_step_is_blackjaxs(small):
     # few steps of the real model, with a non-unit diagonal metric
     from blackjax.mcmc import integrators
 
-    from sndust._sampling._samplers import _isokinetic_mclachlan
+    from sndust._sampling._integrators import isokinetic_mclachlan as _isokinetic_mclachlan
 
     model, _ = small
     x = model.init_position(jax.random.key(5), radius=0.5)
@@ -133,9 +134,9 @@ def test_adjusted_mclmc_warmup_pools_every_chains_variances():
     keys = jax.random.split(jax.random.key(5), chains)
     starts = jax.random.normal(jax.random.key(6), (chains, scale.size)) * scale
     unit = _DiagonalMetric(jnp.ones(scale.size))
-    start = _run._warmup_init(sampler, target, starts, keys, unit, how)
-    batches = list(_run._staged_warmup(sampler, target, start, keys, how, 100))
-    done = [(n, stats["acceptance_rate"].shape[1]) for _, stats, n in batches]
+    start = _driver._init(sampler, target, starts, keys, unit, how)
+    batches = list(_driver._warmup(sampler, target, start, keys, how, 100))
+    done = [(n, stats.acceptance_rate.shape[1]) for _, stats, n in batches]
     carry = batches[-1][0]
     # batches of at most 100 steps that never cross a stage
     assert done == [
@@ -148,17 +149,17 @@ def test_adjusted_mclmc_warmup_pools_every_chains_variances():
         (520, 100),
         (600, 80),
     ]
-    params = _run._tuned(sampler, carry)
+    params = _driver._tuned(sampler, carry)
     imm = np.asarray(params["inverse_mass_matrix"])
     np.testing.assert_array_equal(imm, np.broadcast_to(imm[0], imm.shape))
     ratio = imm[0] / np.asarray(scale) ** 2
     assert np.all((ratio > 0.6) & (ratio < 1.6)), ratio
     np.testing.assert_allclose(params["L"] / params["step_size"], 8.0, rtol=1e-12)
-    control, pooled = _run._control(sampler, carry, sampler.sampling_stage(), False, False)
-    _, (draws, stats) = _run._advance(
-        sampler, target, carry, keys, _run._int(0), _run._int(200), control, pooled, 200, how
+    control, pooled = _driver._control(sampler, carry, sampler.stages()[-1], reset=False)
+    _, (draws, stats) = _driver._advance(
+        sampler, target, carry, keys, _driver._int(0), _driver._int(200), control, pooled, 200, how
     )
-    accept = float(np.mean(stats["acceptance_rate"]))
+    accept = float(np.mean(stats.acceptance_rate))
     assert 0.8 < accept < 0.999, accept
     sd_ratio = np.std(np.asarray(draws).reshape(-1, scale.size), axis=0) / np.asarray(scale)
     assert np.all((sd_ratio > 0.8) & (sd_ratio < 1.2)), sd_ratio
@@ -288,7 +289,7 @@ def test_float32_model_samples_with_nuts_and_mclmc_is_refused(sed):
     )
     assert post.posterior["A_V"].dtype == np.float32
     assert np.all(np.isfinite(post.sample_stats["lp"].values))
-    assert float(post.sample_stats["acceptance_rate"].mean()) > 0.3
+    assert float(post.sample_stats.acceptance_rate.mean()) > 0.3
     with pytest.raises(sd.ConfigError, match="float64 model"):
         sd.MCLMC(num_warmup=10, num_samples=10).run(model, jax.random.key(0), progress=False)
 
@@ -339,7 +340,7 @@ def test_progress_bar_reports_rate_step_size_and_divergences(small):
 @pytest.mark.parametrize("name", ["NUTS", "MCLMC"])
 def test_each_batch_program_is_compiled_once(small, name):
     """Warm-up batches of 2, 2 and 1 steps and sampling batches of 2, 2 and 1 draws run
-    one program (NUTS: the same for both phases): a short last batch skips its unused
+    one program, the same for both phases: a short last batch skips its unused
     slots instead of compiling a program of its own, and the carry handed from batch to
     batch keeps its types (a weakly typed leaf from warm-up initialisation used to
     compile the warm-up program twice)."""
@@ -348,10 +349,47 @@ def test_each_batch_program_is_compiled_once(small, name):
     with count_compiles("_advance", "_sample_batch") as compiles:
         post = sampler[name].run(model, jax.random.key(0), chains=2, batch=2, progress=False)
     assert post.posterior.sizes["draw"] == 5
-    if name == "NUTS":  # warm-up and sampling: one program
-        assert compiles == {"_advance": 1, "_sample_batch": 0}
-    else:  # MCLMC tunes in one call, then samples
-        assert compiles == {"_advance": 0, "_sample_batch": 1}
+    # warm-up and sampling: one program for both (MCLMC's used to be two: its tuner, then
+    # a sampling program, _sample_batch, which no longer exists)
+    assert compiles == {"_advance": 1, "_sample_batch": 0}
+
+
+def test_a_sampler_written_outside_the_package_runs_end_to_end(small, tmp_path):
+    """Random-walk Metropolis in tests/toy_sampler.py (one class on the sampler
+    protocol) runs through ``run``: warm-up adapts its proposal towards 30% acceptance,
+    the draws land in a Posterior, and a resumed checkpoint gives the same draws."""
+    from toy_sampler import RandomWalkMetropolis
+
+    model, _ = small
+    sampler = RandomWalkMetropolis(num_warmup=300, num_samples=200)
+    path = tmp_path / "rwm.h5"
+    post = sampler.run(
+        model, jax.random.key(1), chains=2, checkpoint=path, batch=50, progress=False
+    )
+    assert post.posterior.sizes["chain"] == 2 and post.posterior.sizes["draw"] == 200
+    assert post.posterior.attrs["sampler"] == "RandomWalkMetropolis"
+    accept = float(post.sample_stats["acceptance_rate"].mean())
+    assert 0.15 < accept < 0.5, accept
+    lp = post.sample_stats["lp"].values
+    assert np.all(np.isfinite(lp)) and len(np.unique(lp)) > 50  # it moves
+    again = sampler.run(model, jax.random.key(1), chains=2, resume=path, progress=False)
+    np.testing.assert_array_equal(again.posterior["tau_A"].values, post.posterior["tau_A"].values)
+
+
+def test_a_sampler_whose_stats_lack_what_the_driver_reads_is_named(small):
+    from toy_sampler import RandomWalkMetropolis
+
+    class Broken(RandomWalkMetropolis):
+        def step(self, logdensity, carry, key, index, control):
+            carry, stats = super().step(logdensity, carry, key, index, control)
+            return carry, {"lp": stats.lp}
+
+    model, _ = small
+    with pytest.raises(sd.ConfigError, match="Broken.step must return its Stats") as info:
+        Broken(num_warmup=0, num_samples=2).run(
+            model, jax.random.key(0), chains=1, init=np.zeros(model.dim), progress=False
+        )
+    assert "missing lp, diverging, n_steps, step_size" in str(info.value)
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -391,3 +429,26 @@ def test_bad_run_options_name_the_field(small, options, field):
     with pytest.raises(sd.ConfigError) as err:
         TINY["NUTS"].run(model, jax.random.key(0), progress=False, **options)
     assert err.value.field == field
+
+
+def test_the_sn_axis_is_declared_field_by_field(small):
+    """``devices="sn"`` splits exactly the arrays whose fields declare an SN (or chunk)
+    leading axis — the survey's per-chunk and per-SN data, the model's μ̂ and host data —
+    and never an SED array whose length merely matches."""
+    from sndust._sampling._devices import _sn_axes
+
+    model, _ = small
+    arrays, _ = eqx.partition(model, eqx.is_array)
+    leaves = jax.tree_util.tree_flatten_with_path(arrays)[0]
+    split = {
+        jax.tree_util.keystr(path): leaf.shape
+        for (path, leaf), s in zip(leaves, _sn_axes(model, model.prepared, 1))
+        if s
+    }
+    n_chunk = model.prepared.chunk_sn.shape[0]
+    assert all(shape[0] in (model.n_sn, n_chunk) for shape in split.values()), split
+    for name in (".prepared.obs_fluxcal", ".prepared.chunk_sn", ".prepared.z_cmb", ".muhat"):
+        assert name in split
+    assert any(name.startswith(".host.") for name in split)
+    for name in (".prepared.W0", ".prepared.W1", ".prepared.L_sigma", ".prepared.tau_knots"):
+        assert name not in split

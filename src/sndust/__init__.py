@@ -13,7 +13,9 @@ Precision is never changed on import: call ``jax.config.update("jax_enable_x64",
 (or :func:`sndust.enable_x64`) for float64, BayeSN's precision.
 """
 
-from ._config import load_config as load_config
+from ._app import load_config as load_config
+from ._app import run_fit as run_fit
+from ._app import run_simulate as run_simulate
 from ._dust import CCM89 as CCM89
 from ._dust import AbstractDustLaw as AbstractDustLaw
 from ._dust import Fitzpatrick99 as Fitzpatrick99
@@ -34,7 +36,6 @@ from ._inference import Laplace as Laplace
 from ._inference import MAPResult as MAPResult
 from ._inference import laplace as laplace
 from ._model import HierarchicalModel as HierarchicalModel
-from ._model import LogDensity as LogDensity
 from ._population import AbstractDustPopulation as AbstractDustPopulation
 from ._population import DustPopulation as DustPopulation
 from ._population import DustPriors as DustPriors
@@ -46,14 +47,14 @@ from ._population import RedshiftLinear as RedshiftLinear
 from ._population import SinglePopulation as SinglePopulation
 from ._population import TruncatedNormal as TruncatedNormal
 from ._precision import enable_x64 as enable_x64
-from ._runs import run_fit as run_fit
-from ._runs import run_simulate as run_simulate
 from ._sampling import MCLMC as MCLMC
 from ._sampling import NUTS as NUTS
 from ._sampling import AbstractSampler as AbstractSampler
 from ._sampling import AdjustedMCLMC as AdjustedMCLMC
+from ._sampling import Carry as Carry
+from ._sampling import Control as Control
 from ._sampling import Posterior as Posterior
-from ._sed import AbstractSEDModel as AbstractSEDModel
+from ._sampling import Stage as Stage
 from ._sed import BayeSNModel as BayeSNModel
 from ._sed._bayesn import builtin_models as builtin_models
 from ._simulate import SurveyDesign as SurveyDesign
@@ -62,8 +63,7 @@ from ._sncosmo import bandpass as bandpass
 from ._survey import Drop as Drop
 from ._survey import LightCurve as LightCurve
 from ._survey import Survey as Survey
-
-__version__ = "0.1.0.dev0"
+from ._version import __version__ as __version__
 
 
 def __getattr__(name):

@@ -128,8 +128,10 @@ class Checkpoint:
 
     # ------------------------------------------------------------------ read
     @classmethod
-    def load(cls, path, fingerprint: str, config: dict) -> Checkpoint:
-        """Read and verify ``path``; refuse another model/configuration or a damaged file."""
+    def load(cls, path, fingerprint: str, config: dict, inherit=()) -> Checkpoint:
+        """Read and verify ``path``; refuse another model/configuration or a damaged file.
+        ``inherit``: settings taken from the file instead of compared (a resume that
+        leaves the starts to the checkpoint)."""
         path = Path(path)
         try:
             f = h5py.File(path, "r")
@@ -153,6 +155,7 @@ class Checkpoint:
                     field="model",
                 )
             saved = json.loads(f.attrs["config"])
+            config = config | {k: saved.get(k) for k in inherit}
             differ = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
             if differ:
                 parts = [f"{k}: saved {saved.get(k)!r}, now {config.get(k)!r}" for k in differ]

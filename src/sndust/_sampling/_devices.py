@@ -10,6 +10,7 @@ device's memory.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import equinox as eqx
@@ -97,19 +98,37 @@ class Placement:
 
 
 def _sn_axes(model, prepared, n_dev):
-    """For each array leaf of ``model``: whether its leading axis (SNe or chunks of
-    ``prepared``) can be split over the devices of the mesh (it must divide evenly)."""
-    n_chunk = int(prepared.chunk_sn.shape[0])
-    lengths = {prepared.n_sn, n_chunk}
+    """For each array leaf of ``model``: whether to split it over the devices of the mesh
+    — its field is declared ``sn_axis`` (``sndust._forward._flux.sn_axis``; on the path
+    from ``model`` to the leaf) and its leading axis divides evenly."""
     arrays, _ = eqx.partition(model, eqx.is_array)
     out = []
-    for leaf in jax.tree_util.tree_leaves(arrays):
-        lead = leaf.shape[0] if leaf.ndim else None
-        out.append(lead in lengths and lead % n_dev == 0)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(arrays)[0]:
+        out.append(_declared_sn_axis(model, path) and leaf.shape[0] % n_dev == 0)
     if not any(out):
+        n_chunk = int(prepared.chunk_sn.shape[0])
         raise ConfigError(
             f"devices='sn': neither the {prepared.n_sn} SNe nor the {n_chunk} light-curve "
             f"chunks divide evenly over {n_dev} devices",
             field="devices",
         )
     return out
+
+
+def _declared_sn_axis(root, path) -> bool:
+    """Whether a field on ``path`` (a JAX key path from ``root``) is declared ``sn_axis``."""
+    node = root
+    for key in path:
+        if isinstance(key, jax.tree_util.GetAttrKey):
+            if dataclasses.is_dataclass(node):
+                fields = {f.name: f for f in dataclasses.fields(node)}
+                if fields[key.name].metadata.get("sn_axis"):
+                    return True
+            node = getattr(node, key.name)
+        elif isinstance(key, jax.tree_util.DictKey):
+            node = node[key.key]
+        elif isinstance(key, jax.tree_util.SequenceKey):
+            node = node[key.idx]
+        else:  # a container sndust does not declare axes in
+            return False
+    return False

@@ -12,8 +12,8 @@ how far each SN may stray), which a fixed linear map gets wrong.
 
 :class:`BlockMetric` is the inverse mass matrix as a pytree of arrays (it crosses
 ``vmap``, ``shard_map`` and checkpoints like any array); :meth:`BlockMetric.as_blackjax`
-turns it into BlackJAX's ``Metric`` at the kernel call. :class:`BlockWelford` estimates
-it from warm-up draws, regularised towards the identity as Stan does for its metrics.
+turns it into BlackJAX's ``Metric`` at the kernel call. ``_adaptation.BlockWelford``
+estimates it from warm-up draws, regularised towards the identity as Stan does.
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
-__all__ = ["BlockMetric", "BlockWelford", "blackjax"]
+from .._custom_types import Flat, Hyper
+
+__all__ = ["BlockMetric", "block_metric", "blackjax"]
 
 
 @functools.cache
@@ -56,7 +58,7 @@ class BlockMetric(eqx.Module):
     """Inverse mass matrix ``Σ``: SN blocks ``Σ_i = L_i L_iᵀ`` and diagonal ``hyper_var``."""
 
     chol: Float[Array, "n_sn d d"]
-    hyper_var: Float[Array, " n_hyper"]
+    hyper_var: Hyper
     index: Int[Array, "n_sn d"]
     hyper_index: Int[Array, " n_hyper"]
 
@@ -66,7 +68,7 @@ class BlockMetric(eqx.Module):
     def _assemble(self, blocks, hyper, like):
         return like.at[self.index].set(blocks).at[self.hyper_index].set(hyper)
 
-    def velocity(self, p: Float[Array, " dim"]) -> Float[Array, " dim"]:
+    def velocity(self, p: Flat) -> Flat:
         """``Σ p``."""
         pb, ph = self._blocks(p)
         lt_p = jnp.einsum("sji,sj->si", self.chol, pb)
@@ -103,7 +105,7 @@ class BlockMetric(eqx.Module):
 
         return blackjax().mcmc.metrics.Metric(sample_momentum, kinetic_energy, check_turning, scale)
 
-    def diagonal(self) -> Float[Array, " dim"]:
+    def diagonal(self) -> Flat:
         """The marginal variances (diagonal of ``Σ``)."""
         block_var = jnp.sum(self.chol**2, axis=-1)
         like = jnp.zeros(self.index.size + self.hyper_index.size, self.hyper_var.dtype)
@@ -114,44 +116,3 @@ def block_metric(cov_blocks, hyper_var, index, hyper_index) -> BlockMetric:
     """A :class:`BlockMetric` from covariance blocks ``(n_sn, d, d)``."""
     sym = 0.5 * (cov_blocks + jnp.swapaxes(cov_blocks, -1, -2))
     return BlockMetric(jnp.linalg.cholesky(sym), hyper_var, index, hyper_index)
-
-
-class BlockWelford(eqx.Module):
-    """Streaming mean and block covariance of the draws (Welford's algorithm)."""
-
-    count: Float[Array, ""]
-    mean: Float[Array, " dim"]
-    m2_blocks: Float[Array, "n_sn d d"]
-    m2_hyper: Float[Array, " n_hyper"]
-
-    @classmethod
-    def empty(cls, metric: BlockMetric) -> BlockWelford:
-        dtype = metric.hyper_var.dtype
-        dim = metric.index.size + metric.hyper_index.size
-        return cls(
-            jnp.zeros((), dtype),
-            jnp.zeros(dim, dtype),
-            jnp.zeros_like(metric.chol),
-            jnp.zeros_like(metric.hyper_var),
-        )
-
-    def update(self, metric: BlockMetric, x: Float[Array, " dim"]) -> BlockWelford:
-        count = self.count + 1
-        before = x - self.mean
-        mean = self.mean + before / count
-        after = x - mean
-        bb, bh = before[metric.index], before[metric.hyper_index]
-        ab, ah = after[metric.index], after[metric.hyper_index]
-        m2_blocks = self.m2_blocks + jnp.einsum("si,sj->sij", bb, ab)
-        return BlockWelford(count, mean, m2_blocks, self.m2_hyper + bh * ah)
-
-    def metric(self, metric: BlockMetric) -> BlockMetric:
-        """The estimated metric, shrunk towards ``1e-3 I`` with weight 5 / (n + 5)."""
-        n = self.count
-        weight = n / (n + 5.0)
-        shrink = 1e-3 * 5.0 / (n + 5.0)
-        d = metric.index.shape[-1]
-        eye = jnp.eye(d, dtype=self.mean.dtype)
-        cov = weight * self.m2_blocks / jnp.maximum(n - 1.0, 1.0) + shrink * eye
-        var = weight * self.m2_hyper / jnp.maximum(n - 1.0, 1.0) + shrink
-        return block_metric(cov, var, metric.index, metric.hyper_index)

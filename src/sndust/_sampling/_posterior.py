@@ -57,7 +57,34 @@ class Posterior:
     # ------------------------------------------------------------------ build
     @classmethod
     def from_run(cls, model, sampler, draws, stats, *, params, seconds, key, devices):
-        """Evaluate every draw (physical values, distances, per-SN log-likelihood)."""
+        """The posterior of a sampler's run (see :meth:`from_draws`)."""
+        return cls.from_draws(
+            model, draws, method=sampler.name, settings=sampler.config(), stats=stats,
+            params=params, seconds=seconds, key=key, devices=devices,
+        )  # fmt: skip
+
+    @classmethod
+    def from_draws(
+        cls, model, draws, *, method, settings=None, stats=None, params=None, seconds=None,
+        key, devices=1,
+    ):  # fmt: skip
+        """A posterior from draws of ``model``'s flat vector, ``(chains, draws, dim)``,
+        made by any method (a sampler, or Laplace draws at a mode): every draw evaluated
+        (physical values, distances, per-SN log-likelihood).
+
+        Args:
+            method: what made the draws (recorded as the ``sampler`` attribute).
+            settings: its settings (recorded as ``sampler_config``).
+            stats: per-draw statistics, name → ``(chains, draws)``.
+            params: tuned parameters, name → per-chain values.
+            seconds: ``{"warmup": …, "sampling": …}`` wall times.
+            key: the PRNG key of the draws' derived quantities (fits' μ).
+            devices: what the draws ran on.
+        """
+        stats = {} if stats is None else stats
+        params = {} if params is None else params
+        seconds = {"warmup": 0.0, "sampling": 0.0} if seconds is None else seconds
+        settings = {} if settings is None else settings
         draws = np.asarray(draws)
         chains, n_draw, dim = draws.shape
         flat = draws.reshape(-1, dim)
@@ -92,14 +119,14 @@ class Posterior:
             posterior[name] = xr.DataArray(a, dims=["chain", "draw", *dims])
         coords = {"chain": np.arange(chains), "draw": np.arange(n_draw), "sn": snid}
         created = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        from .. import __version__
+        from .._version import __version__
 
         attrs = {
             "created_at": created,
             "inference_library": "sndust",
             "inference_library_version": __version__,
-            "sampler": sampler.name,
-            "sampler_config": json.dumps(sampler.config()),
+            "sampler": method,
+            "sampler_config": json.dumps(settings),
             "hyper_names": json.dumps(list(model.hyper_names)),
             "population": type(model.population).__name__,
             "distance_prior": model.population.distance_prior,

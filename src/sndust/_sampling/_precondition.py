@@ -32,6 +32,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 
 from .._compile import jit_once
+from .._custom_types import Flat, Scalar, sn_axis
 
 __all__ = ["Whitened", "whiten"]
 
@@ -42,14 +43,14 @@ class Whitened(eqx.Module):
     """The model seen through ``x = c + A z`` (see module docstring)."""
 
     model: eqx.Module
-    center: Float[Array, " dim"]
-    chol: Float[Array, "n_sn d d"]
-    gain: Float[Array, "n_sn d n_hyper"]
+    center: Flat
+    chol: Float[Array, "n_sn d d"] = sn_axis()
+    gain: Float[Array, "n_sn d n_hyper"] = sn_axis()
     hyper_chol: Float[Array, "n_hyper n_hyper"]
-    index: Int[Array, "n_sn d"]
+    index: Int[Array, "n_sn d"] = sn_axis()
     hyper_index: Int[Array, " n_hyper"]
 
-    def to_x(self, z: Float[Array, " dim"]) -> Float[Array, " dim"]:
+    def to_x(self, z: Flat) -> Flat:
         dh = self.hyper_chol @ z[self.hyper_index]
         blocks = (
             self.center[self.index]
@@ -59,14 +60,14 @@ class Whitened(eqx.Module):
         x = self.center.at[self.hyper_index].add(dh)
         return x.at[self.index].set(blocks)
 
-    def to_z(self, x: Float[Array, " dim"]) -> Float[Array, " dim"]:
+    def to_z(self, x: Flat) -> Flat:
         dh = x[self.hyper_index] - self.center[self.hyper_index]
         zh = jax.scipy.linalg.solve_triangular(self.hyper_chol, dh, lower=True)
         r = x[self.index] - self.center[self.index] - jnp.einsum("sij,j->si", self.gain, dh)
         blocks = jax.scipy.linalg.solve_triangular(self.chol, r[..., None], lower=True)[..., 0]
         return x.at[self.hyper_index].set(zh).at[self.index].set(blocks)
 
-    def logdensity(self, z: Float[Array, " dim"]) -> Float[Array, ""]:
+    def logdensity(self, z: Flat) -> Scalar:
         return self.model.logdensity(self.to_x(z))
 
 

@@ -1,4 +1,5 @@
-"""The sampling driver shared by every sampler: starts, warm-up, batches, checkpoints.
+"""The sampling driver shared by every sampler (the protocol is in ``_base.py``): starts,
+the run's stages in checkpointed batches through one compiled program, devices.
 
 Keys never depend on how the run is cut up: chain ``c`` of phase ``p`` uses
 ``fold_in(split(fold_in(key, p), chains)[c], step)`` for each step, so a run in batches of
@@ -20,14 +21,16 @@ import numpy as np
 from jax.sharding import PartitionSpec as P
 
 from .._compile import jit_once
-from .._errors import ConfigError, ModelError
+from .._errors import ConfigError
+from ._base import REQUIRED_STATS, Control
 from ._checkpoint import Checkpoint, model_fingerprint
 from ._devices import Placement
-from ._metric import BlockMetric, block_metric
+from ._metric import BlockMetric
 from ._precondition import Identity, Whitened, whiten
 from ._progress import Progress
+from ._starts import check_starts, initial_positions, jittered, laplace_metric, unit_metric
 
-__all__ = ["run_sampler", "initial_positions"]
+__all__ = ["run_sampler"]
 
 _PHASE_INIT, _PHASE_WARMUP, _PHASE_SAMPLING = 0, 1, 2
 
@@ -71,10 +74,10 @@ def _strong(tree):
 
 
 @jit_once
-def _warmup_init(sampler, target, positions, keys, metric, how):
+def _init(sampler, target, positions, keys, metric, how):
     def f(shared, x, k):
         t, m = shared
-        return sampler.warmup_init(t.logdensity, x, k, m)
+        return sampler.init(t.logdensity, x, k, m)
 
     return _strong(_over_chains(f, (target, metric), (positions, keys), how))
 
@@ -94,47 +97,26 @@ def _zeros_like_output(f, *args):
     return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(f, *args))
 
 
-@eqx.filter_jit
-def _tune(sampler, target, carry, keys, how):
-    return _over_chains(
-        lambda t, c, k: sampler.tune(t.logdensity, c, k), target, (carry, keys), how
-    )
-
-
-@eqx.filter_jit
-def _sample_batch(sampler, target, state, params, keys, start, active, n: int, how):
-    """Draws ``start … start + active − 1`` (each ``sampler.thin`` kernel steps) in a
-    program of ``n`` slots."""
-    thin = sampler.thin
-
-    def f(shared, state, params, key):
-        t, start, active = shared
-
-        def draw(s, i):
-            def one(s, j):
-                return sampler.step(t.logdensity, s, params, jax.random.fold_in(key, j))
-
-            s, stats = jax.lax.scan(one, s, (start + i) * thin + jnp.arange(thin))
-            last = jax.tree_util.tree_map(lambda a: a[-1], stats)
-            last["diverging"] = jnp.any(stats["diverging"])
-            last["n_steps"] = jnp.sum(stats["n_steps"])
-            return s, (t.to_x(s.position), last)
-
-        blank = _zeros_like_output(lambda s: draw(s, 0)[1], state)
-        return jax.lax.scan(_skippable(draw, active, blank), state, jnp.arange(n))
-
-    return _over_chains(f, (target, start, active), (state, params, keys), how)
+def _checked_stats(sampler, stats):
+    """The statistics of a step, after checking that they declare what the driver reads."""
+    missing = [name for name in REQUIRED_STATS if name not in getattr(stats, "_fields", ())]
+    if missing:
+        raise ConfigError(
+            f"{type(sampler).__name__}.step must return its Stats NamedTuple with the fields "
+            f"{', '.join(REQUIRED_STATS)}; missing {', '.join(missing)}",
+            field="sampler",
+        )
+    return stats
 
 
 @eqx.filter_jit
 def _advance(sampler, target, carry, keys, start, active, control, pooled, n: int, how):
-    """A batch of a ``staged`` sampler, warm-up or sampling alike (one compiled program):
-    ``n`` slots of ``sampler.thin`` kernel steps, numbered from ``start``, of which only
-    the first ``active`` run (the rest pass the carry through, so batches shorter than
-    ``n`` need no program of their own). ``control``: ``reset`` (begin a warm-up stage,
-    taking ``pooled`` as the metric if ``use_pooled``), ``adapting`` and ``avg`` (see
-    ``sampler.advance``). Returns the carry and, per slot, the position and the
-    statistics of its last step."""
+    """A batch of any stage, warm-up or sampling alike (one compiled program): ``n``
+    slots of ``sampler.thin`` kernel steps, numbered from ``start``, of which only the
+    first ``active`` run (the rest pass the carry through, so batches shorter than ``n``
+    need no program of their own). ``control``: ``reset`` (begin a warm-up stage,
+    taking ``pooled`` if ``use_pooled``) and the stage's :class:`Control`. Returns the
+    carry and, per slot, the position and the statistics of its last step."""
     thin = sampler.thin
 
     def f(shared, carry, key):
@@ -143,10 +125,8 @@ def _advance(sampler, target, carry, keys, start, active, control, pooled, n: in
         carry = jax.tree_util.tree_map(lambda a, b: jnp.where(control["reset"], a, b), fresh, carry)
 
         def kernel_step(c, j):
-            key_j = jax.random.fold_in(key, start + j)
-            return sampler.advance(
-                t.logdensity, c, key_j, start + j, control["adapting"], control["avg"]
-            )
+            c, stats = sampler.step(t.logdensity, c, key, start + j, control["stage"])
+            return c, _checked_stats(sampler, stats)
 
         blank = _zeros_like_output(lambda c: kernel_step(c, 0)[1], carry)
 
@@ -158,10 +138,8 @@ def _advance(sampler, target, carry, keys, start, active, control, pooled, n: in
 
         def slot(c, i):
             (c, last), stats = jax.lax.scan(one, (c, blank), i * thin + jnp.arange(thin))
-            last = dict(last)
-            last["diverging"] = jnp.any(stats["diverging"])
-            last["n_steps"] = jnp.sum(stats["n_steps"])
-            return c, (t.to_x(c[0].position), last)
+            last = last._replace(diverging=jnp.any(stats.diverging), n_steps=jnp.sum(stats.n_steps))
+            return c, (t.to_x(c.state.position), last)
 
         return jax.lax.scan(slot, carry, jnp.arange(n))
 
@@ -169,35 +147,50 @@ def _advance(sampler, target, carry, keys, start, active, control, pooled, n: in
     return _strong(_over_chains(f, shared, (carry, keys), how))
 
 
-def _control(sampler, carry, stage, reset, adapting):
+def _control(sampler, carry, stage, reset):
     """The runtime inputs of one ``_advance`` call (fixed dtypes: one program for all)."""
-    dtype = carry[0].position.dtype
-    pooled = sampler.pool(carry) if reset and stage.get("pooled") else None
+    dtype = carry.state.position.dtype
+    pooled = sampler.pool(carry) if reset and stage.pooled else None
     control = {
         "reset": np.bool_(reset),
         "use_pooled": np.bool_(pooled is not None),
-        "adapting": np.bool_(adapting),
-        "avg": np.asarray(stage["avg"], dtype),
+        "stage": Control(np.bool_(stage.adapting), np.asarray(stage.knob, dtype)),
     }
     if pooled is None:
-        pooled = np.zeros(carry[0].position.shape[-1], dtype)
+        pooled = np.zeros(carry.state.position.shape[-1], dtype)
     return jax.tree_util.tree_map(jnp.asarray, control), jnp.asarray(pooled, dtype)
 
 
-def _staged_warmup(sampler, target, carry, keys, how, n: int, done: int = 0):
-    """A ``staged`` sampler's warm-up from kernel step ``done``, in batches of at most
-    ``n × thin`` steps that never cross a stage: yields ``(carry, stats, done)`` after
-    each batch."""
-    stages = sampler.stages()
-    ends = np.cumsum([stage["steps"] for stage in stages], dtype=int)
+def _plan(sampler):
+    """The warm-up stages and the sampling stage of ``sampler.stages()``, checked."""
+    *warmup, sampling = sampler.stages()
+    if any(not stage.adapting or stage.steps < 1 for stage in warmup) or sampling.adapting:
+        raise ConfigError(
+            f"{type(sampler).__name__}.stages() must list warm-up stages (adapting, at least "
+            "one step each) and end with the sampling stage (sampler.sampling())",
+            field="sampler",
+        )
+    if sampling.steps != sampler.num_samples * sampler.thin:
+        raise ConfigError(
+            f"{type(sampler).__name__}.stages(): the sampling stage has {sampling.steps} "
+            f"steps, expected num_samples × thin = {sampler.num_samples * sampler.thin}",
+            field="sampler",
+        )
+    return tuple(warmup), sampling
+
+
+def _warmup(sampler, target, carry, keys, how, n: int, done: int = 0):
+    """The warm-up from kernel step ``done``, in batches of at most ``n × thin`` steps
+    that never cross a stage: yields ``(carry, stats, done)`` after each batch."""
+    stages, _ = _plan(sampler)
+    ends = np.cumsum([stage.steps for stage in stages], dtype=int)
+    total = int(ends[-1]) if stages else 0
     thin = sampler.thin
-    while done < sampler.num_warmup:
+    while done < total:
         s = int(np.searchsorted(ends, done, side="right"))
         stage = stages[s]
         active = min(n * thin, int(ends[s]) - done)
-        control, pooled = _control(
-            sampler, carry, stage, reset=done == ends[s] - stage["steps"], adapting=True
-        )
+        control, pooled = _control(sampler, carry, stage, reset=done == ends[s] - stage.steps)
         carry, (_, stats) = _advance(
             sampler, target, carry, keys, _int(done), _int(active), control, pooled, n, how
         )
@@ -216,25 +209,27 @@ def _first_slots(tree, k: int):
 _tuned = jit_once(lambda sampler, carry: jax.vmap(sampler.tuned)(carry))
 
 
-def _run_staged(sampler, target, carry, context: _Context):
-    """Warm-up and sampling of a ``staged`` sampler from the chains' initial ``carry``,
-    one compiled program for both (:func:`_advance`); fills ``store`` and returns the
-    tuned parameters."""
+def _run_stages(sampler, target, carry, context: _Context):
+    """Warm-up and sampling from the chains' initial ``carry``, one compiled program for
+    both (:func:`_advance`); fills ``store`` and returns the tuned parameters."""
     store, save, bar, placement, how, batch, warm_keys, sample_keys = context
     n = min(batch, sampler.num_samples)
     if store.carry is not None:
         carry = _restore(jax.tree_util.tree_structure(carry), carry, store.carry, placement)
+    warmup, sampling = _plan(sampler)
     if store.phase == "warmup":
         t_phase = time.perf_counter() - store.seconds["warmup"]
-        bar.start("warmup", store.done, sampler.num_warmup)
-        batches = _staged_warmup(sampler, target, carry, warm_keys, how, n, store.done)
+        total = sum(stage.steps for stage in warmup)
+        if total:
+            bar.start("warmup", store.done, total)
+        batches = _warmup(sampler, target, carry, warm_keys, how, n, store.done)
         for carry, stats, done in batches:
-            _warmup_batch_done(store, carry, stats, done, t_phase, save, bar, sampler)
+            _warmup_batch_done(store, carry, stats, done, total, t_phase, save, bar)
         store.phase, store.done = "sampling", 0
         store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves(carry)]
         save()
     params = _tuned(sampler, carry)
-    control, pooled = _control(sampler, carry, sampler.sampling_stage(), False, False)
+    control, pooled = _control(sampler, carry, sampling, reset=False)
     t_phase = time.perf_counter() - store.seconds["sampling"]
     bar.start("sampling", store.done, sampler.num_samples)
     thin = sampler.thin
@@ -257,7 +252,7 @@ def _run_staged(sampler, target, carry, context: _Context):
     return params
 
 
-def _warmup_batch_done(store, carry, stats, done, t_phase, save, bar, sampler):
+def _warmup_batch_done(store, carry, stats, done, total, t_phase, save, bar):
     """Keep a warm-up batch: statistics, carry, time; write the checkpoint; progress."""
     _append(store.warmup_stats, stats)
     store.done = done
@@ -266,8 +261,8 @@ def _warmup_batch_done(store, carry, stats, done, t_phase, save, bar, sampler):
     save()
     bar.update(
         done,
-        sampler.num_warmup,
-        float(np.mean(stats["step_size"][:, -1])),
+        total,
+        float(np.mean(stats.step_size[:, -1])),
         int(np.sum(store.warmup_stats["diverging"])),
     )
 
@@ -288,65 +283,6 @@ def _sampling_batch_done(store, carry, draws, stats, t_phase, save, bar, sampler
         float(np.mean(np.asarray(params["step_size"]))),
         int(np.sum(store.stats["diverging"])),
     )
-
-
-# ---------------------------------------------------------------------------- starts
-def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, map_starts=4):
-    """Starting points ``(chains, dim)`` in the model's unconstrained coordinates, and
-    the point the preconditioner is built at (the best of ``map_starts`` short MAP runs,
-    the single given start, or the first chain's start)."""
-    dim = model.dim
-    dtype = model.prepared.obs_fluxcal.dtype
-    k_start, k_jitter = jax.random.split(key)
-    if isinstance(init, str):
-        if init == "map":
-            from .._inference import MAP
-
-            start = MAP(steps=200, starts=map_starts).run(model, k_start).position
-        elif init == "prior":
-            keys = jax.random.split(k_start, chains)
-            starts = jnp.stack([model.sample_prior(k) for k in keys])
-            return starts, starts[0]
-        else:
-            raise ConfigError(
-                f"init must be 'map', 'prior' or an array, got {init!r}", field="init"
-            )
-    else:
-        start = jnp.asarray(init, dtype)
-        if start.shape == (chains, dim):
-            return start, start[0]
-        if start.shape != (dim,):
-            raise ConfigError(
-                f"init has shape {start.shape}; expected ({dim},) or ({chains}, {dim})",
-                field="init",
-            )
-    return start, start
-
-
-@jit_once
-def _jittered(target, start, key, chains, jitter):
-    """``chains`` starts around ``start``: N(0, jitter²) in the sampler's coordinates
-    (Laplace standard deviations when preconditioned)."""
-    z = target.to_z(start)
-    noise = jitter * jax.random.normal(key, (chains, z.size), z.dtype)
-    return jax.vmap(target.to_x)(z[None, :] + noise)
-
-
-def _check_starts(model, positions, carry):
-    """Raise a :class:`ModelError` naming the chains whose start has no finite log density
-    (read from the chains' initial states, ``carry[0].logdensity``, which computed it)."""
-    lp = np.asarray(carry[0].logdensity)
-    bad = np.flatnonzero(~np.isfinite(lp))
-    if bad.size:
-        try:
-            where = f"blocks {model.check(jnp.asarray(positions[int(bad[0])]))}"
-        except ModelError as error:  # a NaN block, named with its SNe
-            where = error.message
-        raise ModelError(
-            f"starting point(s) of chain(s) {bad.tolist()} have log density "
-            f"{lp[bad].tolist()}; at the first: {where}",
-            field="init",
-        )
 
 
 # ---------------------------------------------------------------------------- driver
@@ -383,6 +319,10 @@ def run_sampler(
         checkpoint, resume = resume, True
     if resume and checkpoint is None:
         raise ConfigError("resume=True needs checkpoint=PATH", field="resume")
+    if init is None and not resume:
+        raise ConfigError(
+            "init=None (the starts of the checkpoint being resumed) needs resume=", field="init"
+        )
     if precondition not in (True, False, "metric"):
         raise ConfigError(
             f"precondition must be True, False or 'metric', got {precondition!r}",
@@ -411,7 +351,8 @@ def run_sampler(
     if checkpoint is not None:
         exists = os.path.exists(checkpoint)
         if exists and resume:
-            store = Checkpoint.load(checkpoint, fingerprint, config)
+            inherit = ("init",) if init is None else ()
+            store = Checkpoint.load(checkpoint, fingerprint, config, inherit)
         elif exists:
             raise ConfigError(
                 "the checkpoint file exists: pass resume=True to continue it, or choose "
@@ -433,10 +374,10 @@ def run_sampler(
         starts, center = initial_positions(model, k_init, chains, init, jitter, map_starts)
         target = whiten(model, center) if precondition else Identity(model)
         if starts.ndim == 1:
-            starts = _jittered(target, starts, k_jitter, chains, jitter)
-        metric = _unit_metric(model)
+            starts = jittered(target, starts, k_jitter, chains, jitter)
+        metric = unit_metric(model)
         if precondition == "metric":
-            metric = _laplace_metric(target)
+            metric = laplace_metric(target)
             target = Identity(model)
         store.init = np.asarray(starts)
         store.precondition = _precondition_arrays(target) | {
@@ -462,12 +403,12 @@ def run_sampler(
 
     warm_keys = placement.put_chains(_chain_keys(key, _PHASE_WARMUP, chains))
     sample_keys = placement.put_chains(_chain_keys(key, _PHASE_SAMPLING, chains))
-    carry = _warmup_init(sampler, placed, positions, warm_keys, metric, how)
+    carry = _init(sampler, placed, positions, warm_keys, metric, how)
     if fresh:  # checked before anything is written
-        _check_starts(model, store.init, carry)
+        check_starts(model, store.init, carry)
         save()
     context = _Context(store, save, bar, placement, how, batch, warm_keys, sample_keys)
-    params = (_run_staged if sampler.staged else _run_plain)(sampler, placed, carry, context)
+    params = _run_stages(sampler, placed, carry, context)
 
     return Posterior.from_run(
         model,
@@ -495,43 +436,6 @@ class _Context(NamedTuple):
     sample_keys: jax.Array
 
 
-def _run_plain(sampler, placed, carry, context: _Context):
-    """Tuning (one call) and sampling of the samplers that are not ``staged`` (MCLMC),
-    from the chains' initial ``carry``; fills ``store`` and returns the tuned
-    parameters."""
-    store, save, bar, placement, how, batch, warm_keys, sample_keys = context
-    # ---------------------------------------------------------------- tuning
-    if store.phase == "warmup":
-        t_phase = time.perf_counter() - store.seconds["warmup"]
-        if sampler.num_warmup > 0:
-            bar.start("tuning", 0, 1)
-        state, params = _strong(_tune(sampler, placed, carry, warm_keys, how))
-        store.seconds["warmup"] = time.perf_counter() - t_phase
-        if sampler.num_warmup > 0:
-            bar.update(1, 1, float(np.mean(np.asarray(params["step_size"]))), 0)
-        store.phase, store.done = "sampling", 0
-        store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves((state, params))]
-        save()
-    else:
-        template = _tune_template(sampler, placed, carry, warm_keys, how)
-        treedef = jax.tree_util.tree_structure(template)
-        state, params = _restore(treedef, template, store.carry, placement)
-
-    # ---------------------------------------------------------------- sampling
-    t_phase = time.perf_counter() - store.seconds["sampling"]
-    bar.start("sampling", store.done, sampler.num_samples)
-    n = min(batch, sampler.num_samples)
-    while store.done < sampler.num_samples:
-        k = min(n, sampler.num_samples - store.done)
-        state, (draws, stats) = _sample_batch(
-            sampler, placed, state, params, sample_keys, _int(store.done), _int(k), n, how
-        )
-        draws, stats = _first_slots((draws, stats), k)
-        carry = (state, params)
-        _sampling_batch_done(store, carry, draws, stats, t_phase, save, bar, sampler, params)
-    return params
-
-
 _WHITENED = ("center", "chol", "gain", "hyper_chol", "index", "hyper_index")
 
 
@@ -547,32 +451,8 @@ def _restore_target(model, arrays: dict):
     return Whitened(model, **{k: jnp.asarray(arrays[k]) for k in _WHITENED})
 
 
-def _unit_metric(model) -> BlockMetric:
-    """The identity as a block metric over the model's per-SN blocks."""
-    index = model.layout.per_sn_index()
-    hyper = model.layout.hyper_index()
-    dtype = model.prepared.obs_fluxcal.dtype
-    eye = np.broadcast_to(np.eye(index.shape[1], dtype=dtype), (*index.shape, index.shape[1]))
-    ones = jnp.ones(hyper.size, dtype)
-    return BlockMetric(jnp.asarray(eye), ones, jnp.asarray(index), jnp.asarray(hyper))
-
-
-@jit_once
-def _laplace_metric(w: Whitened) -> BlockMetric:
-    """The Laplace covariance behind ``w`` as a block metric: each SN's marginal block
-    ``L_i L_iᵀ + G_i R Rᵀ G_iᵀ`` and the hyperparameters' marginal variances; the
-    couplings between SNe and hyperparameters are dropped."""
-    GR = jnp.einsum("sij,jk->sik", w.gain, w.hyper_chol)
-    cov = jnp.einsum("sij,skj->sik", w.chol, w.chol) + jnp.einsum("sij,skj->sik", GR, GR)
-    return block_metric(cov, jnp.sum(w.hyper_chol**2, axis=1), w.index, w.hyper_index)
-
-
-def _tune_template(sampler, target, carry, keys, how):
-    return jax.eval_shape(lambda c, k: _tune(sampler, target, c, k, how), carry, keys)
-
-
-def _append(target: dict, stats: dict) -> None:
-    for name, value in stats.items():
+def _append(target: dict, stats) -> None:
+    for name, value in stats._asdict().items():
         value = np.asarray(value)
         target[name] = value if name not in target else np.concatenate([target[name], value], 1)
 
