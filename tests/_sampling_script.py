@@ -14,30 +14,9 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
+from helpers import kill_target_sampler, small_model  # noqa: E402
+
 import sndust as sd  # noqa: E402
-
-SMALL = dict(mu_R=2.7, sigma_R=0.5, tau_A=0.3, sigma0=0.1)
-
-#: short runs of every sampler (interface tests, checkpoints)
-TINY = {
-    "NUTS": sd.NUTS(num_warmup=60, num_samples=40, max_tree_depth=6),
-    "MCLMC": sd.MCLMC(num_warmup=200, num_samples=100),
-    "AdjustedMCLMC": sd.AdjustedMCLMC(num_warmup=150, num_samples=60),
-}
-
-
-def small_model(n_sn: int = 4):
-    """The small hierarchical problem shared with tests/test_sampling.py."""
-    sed = sd.BayeSNModel.load("T21")
-    survey, truth = sd.simulate_survey(
-        jax.random.key(5), sed, sd.SinglePopulation(), n_sn=n_sn, hyper=SMALL
-    )
-    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
-    return model, truth
-
-
-def kill_target_sampler():
-    return sd.NUTS(num_warmup=40, num_samples=200, max_tree_depth=5)
 
 
 def devices(out):

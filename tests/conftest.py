@@ -133,7 +133,7 @@ def bayesn_reference(foundation_dir) -> Path:
 @pytest.fixture(scope="session")
 def small():
     """The 4-SN hierarchical problem shared by the sampling tests: ``(model, truth)``."""
-    from _sampling_script import small_model
+    from helpers import small_model
 
     return small_model()
 

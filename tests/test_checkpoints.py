@@ -20,8 +20,8 @@ from sndust._sampling._checkpoint import Checkpoint
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "_sampling_script.py"
 sys.path.insert(0, str(HERE))
-from _sampling_script import TINY, kill_target_sampler, small_model  # noqa: E402
 from conftest import count_compiles  # noqa: E402
+from helpers import TINY, kill_target_sampler, small_model  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- checkpoints

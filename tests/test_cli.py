@@ -97,3 +97,27 @@ def test_importing_sndust_leaves_jax_devices_unset():
 def test_bad_demo_options_are_named(args, message):
     proc = sndust(*args, timeout=120)
     assert proc.returncode == 2 and message in proc.stderr
+
+
+def test_config_lists_sampler_and_dust_options_and_prints_the_demo():
+    proc = sndust("config", timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "sampler.options of each sampler" in proc.stdout
+    assert "model.dust_options of each dust law" in proc.stdout
+    for option in ("target_accept=0.9", "max_tree_depth=10", "integration_steps=32.0"):
+        assert option in proc.stdout
+    assert "demo " in proc.stdout  # listed among the examples
+    demo = sndust("config", "demo", timeout=120)
+    assert demo.returncode == 0 and "simulate:" in demo.stdout and "name: demo" in demo.stdout
+
+
+def test_fit_demo_runs_the_demo_configuration(tmp_path):
+    """``sndust fit demo`` is the demo (the built-in configuration), here at small sizes."""
+    sets = ["survey.simulate.n_sn=3", "sampler.chains=1", "sampler.warmup=20"]
+    sets += ["sampler.samples=10", f"output.dir={tmp_path / 'd'}", "output.plots=false"]
+    proc = sndust("fit", "demo", *(a for s in sets for a in ("--set", s)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("simulated 3 SNe")
+    assert any(line.startswith("tau_A     0.300") for line in proc.stdout.splitlines())
+    post = sd.Posterior.from_netcdf(tmp_path / "d" / "demo.nc")
+    assert post.posterior.sizes["draw"] == 10 and post.posterior.sizes["sn"] == 3

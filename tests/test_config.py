@@ -4,6 +4,7 @@ example configs, and small end-to-end runs through the command line."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -16,8 +17,8 @@ import yaml
 from astropy.table import Table
 
 import sndust as sd
-from sndust._config import example_configs, load_config
-from sndust._runs import _truth_beside, load_survey, run_fit
+from sndust._app._runs import _truth_beside, load_survey, run_fit
+from sndust._app._schema import example_configs, load_config
 
 BAD = Path(__file__).parent / "bad_configs"
 
@@ -59,6 +60,40 @@ BAD_CONFIGS = [
     Bad("simulate_bad_design_value", "expected low < high", "simulate.design.z_range", 5, SIM),
     Bad("simulate_unknown_hyper", "did you mean 'mu_R'?", "simulate.hyper.mu_RR", 4, SIM),
     Bad("simulate_unknown_band", "unknown filter 'gX'", "simulate.design.bands", 5, SIM),
+    Bad(
+        "sampler_option_unknown",
+        "unknown option of NUTS 'target_acept'; did you mean 'target_accept'?",
+        "sampler.options.target_acept",
+        7,
+    ),
+    Bad(
+        "sampler_option_wrong_type",
+        "expected a whole number, got 'deep'",
+        "sampler.options.max_tree_depth",
+        7,
+    ),
+    Bad(
+        "sampler_option_out_of_range",
+        "target_accept must be in (0, 1)",
+        "sampler.options.target_accept",
+        6,
+    ),
+    Bad(
+        "sampler_option_reserved",
+        "MCLMC's 'num_warmup' is set by sampler.warmup",
+        "sampler.options.num_warmup",
+        7,
+    ),
+    Bad(
+        "sampler_not_a_sampler",
+        "'collections:OrderedDict' is not a AbstractSampler subclass",
+        "sampler.method",
+        5,
+    ),
+    Bad("dust_option_unknown", "Fitzpatrick99 takes no options", "model.dust_options.R_V", 6),
+    Bad("unknown_dust", "did you mean 'Fitzpatrick99'?", "model.dust", 5),
+    Bad("survey_path_and_simulate", "not both", "survey.simulate", 4),
+    Bad("survey_simulate_unknown_key", "did you mean 'n_sn'?", "survey.simulate.n_sne", 4),
 ]
 
 
@@ -140,7 +175,7 @@ def test_foundation_example_reads_the_documented_sample(foundation_dir):
     assert np.all((cut.z_cmb > 0.015) & (cut.z_cmb < 0.08))
     assert cfg["model"] | {} == {
         "sed": "T21", "population": "SinglePopulation", "population_options": {},
-        "dust": "Fitzpatrick99", "dtype": "float64",
+        "dust": "Fitzpatrick99", "dust_options": {}, "dtype": "float64",
     }  # fmt: skip
 
 
@@ -223,3 +258,71 @@ def test_simulate_then_fit_from_the_command_line(tmp_path):
         "fit", "fit_simulated", "--resume", "--set", "output.dir=elsewhere", cwd=tmp_path
     )
     assert resume.returncode == 2 and "nothing to resume" in resume.stderr
+
+
+@pytest.mark.parametrize(
+    "method, options",
+    [
+        ("NUTS", {"target_accept": 0.95, "max_tree_depth": 7, "initial_step_size": 0.05}),
+        ("AdjustedMCLMC", {"integration_steps": 16, "target_accept": 0.8, "thin": 2}),
+        ("MCLMC", {"desired_energy_var": 1e-3, "diagonal_preconditioning": False}),
+    ],
+)
+def test_sampler_options_reach_the_sampler(tmp_path, method, options):
+    from sndust._app._registry import resolve
+    from sndust._app._schema import build, sampler_options
+
+    config = {
+        "survey": {"path": str(tmp_path)},
+        "sampler": {"method": method, "warmup": 7, "samples": 9, "options": options},
+        "output": {"dir": str(tmp_path / "out")},
+    }
+    cfg = load_config(config, "fit")
+    sampler = build(
+        resolve("sampler", method, "sampler.method"), sampler_options(cfg["sampler"]), ""
+    )
+    assert isinstance(sampler, getattr(sd, method))
+    assert (sampler.num_warmup, sampler.num_samples) == (7, 9)
+    for name, value in options.items():
+        assert getattr(sampler, name) == value and type(getattr(sampler, name)) is type(
+            getattr(getattr(sd, method)(), name)
+        )
+
+
+def test_a_sampler_of_your_own_runs_from_yaml(tmp_path):
+    """``sampler.method: toy_sampler:RandomWalkMetropolis`` (tests/toy_sampler.py, on the
+    sampler protocol, registered by the YAML alone) runs end to end through ``sndust
+    fit`` on a simulated survey, with its options from ``sampler.options``."""
+    config = tmp_path / "rwm.yaml"
+    config.write_text(
+        "survey:\n  simulate: {n_sn: 3, seed: 2}\n"
+        "sampler:\n  method: toy_sampler:RandomWalkMetropolis\n  chains: 2\n"
+        "  warmup: 150\n  samples: 60\n  options: {target_accept: 0.25}\n"
+        "output: {dir: out, plots: false}\n"
+    )
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(Path(__file__).parent)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "sndust", "fit", str(config), "--quiet"],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    post = sd.Posterior.from_netcdf(tmp_path / "out" / "run.nc")
+    assert post.posterior.attrs["sampler"] == "RandomWalkMetropolis"
+    assert json.loads(post.posterior.attrs["sampler_config"])["target_accept"] == 0.25
+    assert post.posterior.sizes["chain"] == 2 and post.posterior.sizes["draw"] == 60
+    assert 0.1 < float(post.sample_stats["acceptance_rate"].mean()) < 0.45
+
+
+def test_the_registry_knows_every_built_in():
+    """Every built-in population, dust law and sampler (tests/helpers.py's catalogues) is
+    registered by its class name and is the class ``sndust`` exports."""
+    from helpers import DUST_LAWS, POPULATIONS, SAMPLERS
+
+    from sndust._app import _registry
+
+    for kind, catalogue in (("population", POPULATIONS), ("dust", DUST_LAWS)):
+        assert _registry.names(kind) == catalogue
+    assert _registry.names("sampler") == (*SAMPLERS, "MAP")
+    for kind, names in (("population", POPULATIONS), ("dust", DUST_LAWS), ("sampler", SAMPLERS)):
+        for name in names:
+            assert _registry.resolve(kind, name, kind) is getattr(sd, name)

@@ -165,7 +165,7 @@ def test_no_retrace_for_new_parameter_values(prepared):
 
 
 def test_jax_spline_rows_match_numpy(sed):
-    from sndust._forward._prepared import _spline_rows
+    from sndust._forward._flux import _spline_rows
     from sndust._spline import second_derivative_matrix, spline_basis
 
     t = np.linspace(-25, 55, 333)

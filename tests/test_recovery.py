@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import jax
 import pytest
-from _recovery import assert_recovered, recovery_model
+from helpers import assert_recovered, recovery_model
 
 import sndust as sd
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import jax
-from _recovery import assert_recovered, recovery_model
+from helpers import assert_recovered, recovery_model
 
 import sndust as sd
 

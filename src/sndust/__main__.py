@@ -1,7 +1,7 @@
-"""``python -m sndust``: the ``sndust`` command (see :mod:`sndust._cli`)."""
+"""``python -m sndust``: the ``sndust`` command (see :mod:`sndust._app._cli`)."""
 
 import sys
 
-from ._cli import main
+from ._app._cli import main
 
 sys.exit(main())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._errors import ConfigError
-from ._forward._prepared import template_at
+from ._forward._flux import template_at
 
 __all__ = ["bandpass"]  # and BayeSNSource, built on first use (module __getattr__)
 
@@ -66,7 +66,8 @@ def _source_class():
         param_names_latex = [r"\theta", "A_V", "R_V", r"\mu"]
 
         def __init__(self, sed=None, dust=None, e=None, name="bayesn", version=None):
-            from . import BayeSNModel, Fitzpatrick99
+            from ._dust import Fitzpatrick99
+            from ._sed import BayeSNModel
 
             self.name, self.version = name, version
             sed = BayeSNModel.load("T21") if sed is None else sed

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._errors import ConfigError
 
-__all__ = ["corner", "dust_vs_mass", "hubble_residuals", "light_curves", "write_figures"]
+__all__ = ["corner", "dust_vs_mass", "hubble_residuals", "light_curves"]
 
 
 def _pyplot():
@@ -173,7 +173,8 @@ def light_curves(
     import jax
     import jax.numpy as jnp
 
-    import sndust as sd
+    from ._forward import prepare
+    from ._survey import Survey
 
     plt = _pyplot()
     names = list(post.posterior.sn.values)
@@ -192,11 +193,11 @@ def light_curves(
         mjd.append(np.tile(chosen.peak_mjd[i] + grid * (1 + chosen.z_hel[i]), len(names_i)))
         bands.append(np.repeat(names_i, grid.size))
     ones = [np.ones(t.size) for t in mjd]
-    dense = sd.Survey.from_arrays(
+    dense = Survey.from_arrays(
         chosen.snid, mjd, bands, ones, ones, z_hel=chosen.z_hel, z_cmb=chosen.z_cmb,
         peak_mjd=chosen.peak_mjd, mwebv=chosen.mwebv, log_mass=chosen.log_mass,
     )  # fmt: skip
-    prepared = sd.prepare(dense, sed, dust, filters=filters, free_tmax=free_tmax)
+    prepared = prepare(dense, sed, dust, filters=filters, free_tmax=free_tmax)
     rng = np.random.default_rng(seed)
     n_total = post.posterior.sizes["chain"] * post.posterior.sizes["draw"]
     pick = rng.choice(n_total, size=min(n_draws, n_total), replace=False)
@@ -258,30 +259,3 @@ def light_curves(
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     return _finish(fig, path)
-
-
-def write_figures(post, out, *, truth=None, survey=None, sed=None, dust=None, n_lc=6):
-    """The standard figures of a run (corner, Hubble residuals, dust against mass, the
-    first ``n_lc`` light curves when ``survey`` and ``sed`` are given) as PNGs in the
-    folder ``out``; returns their paths."""
-    from pathlib import Path
-
-    plt = _pyplot()
-    out = Path(out)
-    names = {
-        "corner.png": lambda p: corner(post, truth=truth, path=p),
-        "hubble_residuals.png": lambda p: hubble_residuals(post, path=p),
-        "dust_vs_mass.png": lambda p: dust_vs_mass(post, path=p),
-    }
-    if not any(post.posterior[n].ndim == 2 for n in post.hyper_names):  # per-SN fits
-        del names["corner.png"]
-    if survey is not None and n_lc > 0:
-        snids = list(post.posterior.sn.values[:n_lc])
-        names["light_curves.png"] = lambda p: light_curves(
-            post, survey, sed, dust=dust, snids=snids, path=p
-        )
-    paths = []
-    for name, draw in names.items():
-        plt.close(draw(out / name))
-        paths.append(out / name)
-    return paths

@@ -7,14 +7,15 @@ posterior summaries.
     sndust config [NAME]
     sndust summarize RUN.nc
 
-``demo`` is the whole method on a survey with known answers: it simulates SNe from the
-BayeSN T21 model under one dust population with chosen hyperparameters, finds the joint
-MAP, samples the posterior with NUTS (chains spread over the CPU cores, checkpointed so an
-interrupted demo resumes with ``--resume``), prints truth against posterior, and writes
-the posterior (netCDF), the per-SN distances (SNANA FITRES) and plots to ``--out``.
-``fit`` does the same for the survey, cuts, model and sampler a YAML file names (see
-``sndust config`` for the examples and every key); ``simulate`` writes a simulated survey
-as SNANA files with its truths.
+``demo`` is the whole method on a survey with known answers: the built-in configuration
+``demo`` (``sndust config demo`` prints it) run by ``sndust fit``: it simulates SNe from
+the BayeSN T21 model under one dust population with chosen hyperparameters, finds the
+joint MAP, samples the posterior with NUTS (chains spread over the CPU cores,
+checkpointed so an interrupted demo resumes with ``--resume``), prints truth against
+posterior, and writes the posterior (netCDF), the per-SN distances (SNANA FITRES) and
+plots to ``--out``. ``fit`` does the same for the survey, cuts, model and sampler a YAML
+file names (see ``sndust config`` for the examples and every key); ``simulate`` writes a
+simulated survey as SNANA files with its truths.
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
-
-TRUTH = {"mu_R": 2.7, "sigma_R": 0.5, "tau_A": 0.3, "sigma0": 0.1}
 
 
 def _flags_for_cores(chains: int) -> str | None:
@@ -44,76 +42,19 @@ def _fail(message: str) -> int:
 
 
 def demo(args) -> int:
-    import jax
-
-    jax.config.update("jax_enable_x64", True)
-    import sndust as sd
-
-    from ._runs import per_sn_coverage, print_recovery, recovery_table
-    from .plots import write_figures
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = out / "demo.h5"
-    if checkpoint.exists() and not args.resume:
-        return _fail(f"{checkpoint} exists: pass --resume to continue that run, or --out DIR")
-    t_start = time.perf_counter()
-    say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
-
-    sed = sd.BayeSNModel.load("T21")
-    key = jax.random.key(args.seed)
-    k_sim, k_map, k_run = jax.random.split(key, 3)
-    survey, truth = sd.simulate_survey(
-        k_sim, sed, sd.SinglePopulation(), n_sn=args.n_sn, hyper=TRUTH
-    )
-    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
-    say(
-        f"simulated {model.n_sn} SNe (T21, PS1 griz, SinglePopulation: "
-        + ", ".join(f"{k} = {v}" for k, v in TRUTH.items())
-        + f"); {model.dim} parameters; devices: {len(jax.devices())} × "
-        f"{jax.devices()[0].platform}"
-    )
-
-    if args.resume and checkpoint.exists():
-        start = jax.numpy.zeros(model.dim)  # unused: the checkpoint holds the starts
-    else:
-        t0 = time.perf_counter()
-        start = sd.MAP(steps=300).run(model, k_map).position
-        mode = model.constrain(start)
-        say(
-            f"MAP ({time.perf_counter() - t0:.1f} s): "
-            + ", ".join(f"{k} = {float(mode[k]):.3f}" for k in TRUTH)
-        )
-
-    sampler = sd.NUTS(
-        num_warmup=args.warmup, num_samples=args.samples, max_tree_depth=args.tree_depth
-    )
-    post = sampler.run(
-        model,
-        k_run,
-        chains=args.chains,
-        init=start,
-        checkpoint=checkpoint,
-        resume=args.resume,
-        progress=not args.quiet,
-    )
-    rows = recovery_table(post, truth)
-    say("")
-    print_recovery(rows, say)
-    coverage = per_sn_coverage(post, truth)
-    say(
-        "per-SN truths inside their 95% intervals: "
-        + ", ".join(f"{k} {100 * v:.0f}%" for k, v in coverage.items())
-        + f"; divergences {post.divergences}"
-    )
-    post.to_netcdf(out / "demo.nc")
-    post.to_fitres(out / "distances.FITRES")
-    hyper_truth = {r["name"]: r["truth"] for r in rows}
-    figures = write_figures(post, out, truth=hyper_truth, survey=survey, sed=sed)
-    written = [out / "demo.nc", out / "distances.FITRES", *figures]
-    say("wrote " + ", ".join(str(p) for p in written))
-    say(f"total {time.perf_counter() - t_start:.0f} s")
-    return 0
+    """``sndust fit demo`` with the demo's options as overrides."""
+    overrides = [
+        f"survey.simulate.n_sn={args.n_sn}",
+        f"survey.simulate.seed={args.seed}",
+        f"sampler.seed={args.seed}",
+        f"sampler.chains={args.chains}",
+        f"sampler.warmup={args.warmup}",
+        f"sampler.samples={args.samples}",
+        f"sampler.options.max_tree_depth={args.tree_depth}",
+        f"output.dir={args.out}",
+    ]
+    args = argparse.Namespace(config="demo", set=overrides, resume=args.resume, quiet=args.quiet)
+    return fit(args)
 
 
 def summarize(args) -> int:
@@ -135,7 +76,7 @@ def summarize(args) -> int:
 def _configured(args, command: str):
     """The validated configuration of ``fit``/``simulate``; sets up fake CPU devices for
     the chains before JAX starts."""
-    from ._config import load_config
+    from ._schema import load_config
 
     cfg = load_config(args.config, command, args.set)
     if command == "fit" and (flags := _flags_for_cores(cfg["sampler"]["chains"])):
@@ -162,7 +103,7 @@ def simulate(args) -> int:
 
 
 def config(args) -> int:
-    from ._config import _REQUIRED, SCHEMAS, example_configs
+    from ._schema import _REQUIRED, _SAMPLER_RESERVED, SCHEMAS, example_configs
 
     examples = example_configs()
     if args.name is None:
@@ -176,6 +117,13 @@ def config(args) -> int:
                 for name, key in keys.items():
                     default = "required" if key.default is _REQUIRED else f"default {key.default!r}"
                     print(f"    {name:20s} {key.help} ({default})")
+        for kind, key, what, reserved in (
+            ("sampler", "sampler.options", "sampler", _SAMPLER_RESERVED),
+            ("dust", "model.dust_options", "dust law", {}),
+        ):
+            print(f"\n{key} of each {what} (its keyword arguments, with their defaults):")
+            for name, options in _options_of(kind, reserved).items():
+                print(f"  {name}: {', '.join(options) or '(none)'}")
         return 0
     if args.name not in examples:
         return _fail(
@@ -183,6 +131,25 @@ def config(args) -> int:
         )
     print(examples[args.name].read_text(), end="")
     return 0
+
+
+def _options_of(kind: str, reserved) -> dict[str, list[str]]:
+    """The options each built-in of ``kind`` takes, as ``name=default`` strings."""
+    import dataclasses
+
+    from . import _registry
+
+    out = {}
+    for name in _registry.names(kind):
+        cls = _registry.resolve(kind, name, kind)
+        if cls is None:
+            continue
+        out[name] = [
+            f"{f.name}={f.default!r}"
+            for f in dataclasses.fields(cls)
+            if f.name not in reserved and f.default is not dataclasses.MISSING
+        ]
+    return out
 
 
 def main(argv=None) -> int:
@@ -228,7 +195,7 @@ def main(argv=None) -> int:
         # read by JAX when its backends start (importing sndust does not start them); a
         # process that has already computed something keeps its devices
         os.environ["XLA_FLAGS"] = flags
-    from ._errors import SndustError
+    from .._errors import SndustError
 
     try:
         return args.handler(args)

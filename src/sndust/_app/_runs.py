@@ -1,5 +1,5 @@
 """What ``sndust fit`` and ``sndust simulate`` do with a validated configuration (see
-:mod:`sndust._config`); usable from Python as ``sndust.run_fit(load_config(...))``."""
+``_schema``); usable from Python as ``sndust.run_fit(load_config(...))``."""
 
 from __future__ import annotations
 
@@ -11,16 +11,25 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ._config import _glob, build_design, build_population, build_sed
-from ._errors import ConfigError
+from .._errors import ConfigError
+from . import _registry
+from ._report import per_sn_coverage, print_recovery, recovery_table, write_figures
+from ._schema import (
+    _glob,
+    build,
+    build_design,
+    build_population,
+    build_sed,
+    sampler_options,
+)
 
 __all__ = ["load_survey", "run_fit", "run_simulate"]
 
 
-def _dust(name: str):
-    import sndust as sd
-
-    return getattr(sd, name)()
+def build_dust(section: dict):
+    """The dust law a validated ``model`` (or ``simulate``) section names."""
+    cls = _registry.resolve("dust", section["dust"], "model.dust")
+    return build(cls, section.get("dust_options", {}), "model.dust_options")
 
 
 def _say(quiet: bool):
@@ -47,7 +56,7 @@ def run_simulate(cfg: dict, *, quiet: bool = False) -> dict[str, Any]:
     try:
         survey, truth = sd.simulate_survey(
             jax.random.key(sim["seed"]), sed, population, n_sn=sim["n_sn"], hyper=hyper,
-            design=design, dust=_dust(sim["dust"]),
+            design=design, dust=build_dust(sim),
         )  # fmt: skip
     except ConfigError as err:
         if err.message.startswith("unknown hyperparameters"):
@@ -148,34 +157,50 @@ def load_survey(section: dict):
     return survey
 
 
-class _Laplace:
-    """Stands in for a sampler in :meth:`Posterior.from_run` when the method is MAP: the
-    draws are from the Laplace approximation at the mode, in one "chain"."""
-
-    name = "MAP+Laplace"
-
-    def __init__(self, steps: int):
-        self.steps = steps
-
-    def config(self) -> dict:
-        return {"name": self.name, "steps": self.steps}
-
-
-def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str, Any]:
-    """Read, cut, fit and report the configured survey; write the run's files to
-    ``output.dir`` (``run.nc``, ``distances.FITRES``, ``survey_report.txt``,
-    ``config.yaml``, figures, and ``run.h5`` while sampling)."""
+def _simulated(section: dict, model: dict, say):
+    """The survey a ``survey.simulate`` section draws, and its truth."""
     import jax
 
     import sndust as sd
 
-    from .plots import write_figures
+    sim = section["simulate"]
+    sed = build_sed(model["sed"])
+    population = build_population(
+        sim["population"], sim["population_options"], "survey.simulate.population"
+    )
+    design = build_design(sim["design"] or {}, "survey.simulate.design")
+    hyper = {str(k): np.asarray(v, np.float64) for k, v in sim["hyper"].items()}
+    survey, truth = sd.simulate_survey(
+        jax.random.key(sim["seed"]), sed, population, n_sn=sim["n_sn"], hyper=hyper,
+        design=design, dust=build_dust(model),
+    )  # fmt: skip
+    say(
+        f"simulated {survey.n_sn} SNe ({model['sed']}, {', '.join(survey.band_names)}; "
+        f"{sim['population']}: "
+        + ", ".join(f"{k} = {float(v):g}" for k, v in truth.items() if np.ndim(v) == 0)
+        + ")"
+    )
+    return survey, truth
+
+
+def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str, Any]:
+    """Read (or simulate), cut, fit and report the configured survey; write the run's
+    files to ``output.dir``: ``NAME.nc`` (``output.name``, default ``run``),
+    ``distances.FITRES``, ``survey_report.txt``, ``config.yaml``, figures, and ``NAME.h5``
+    while sampling. A simulated survey's truth, or ``truth.yaml`` beside the light
+    curves, is printed against the posterior."""
+    import jax
+
+    import sndust as sd
 
     say = _say(quiet)
     t_start = time.perf_counter()
     s, m = cfg["sampler"], cfg["model"]
     out = Path(cfg["output"]["dir"])
-    checkpoint = out / "run.h5" if cfg["output"]["checkpoint"] and s["method"] != "MAP" else None
+    stem = cfg["output"]["name"]
+    checkpoint = out / f"{stem}.h5"
+    if not cfg["output"]["checkpoint"] or s["method"] == "MAP":
+        checkpoint = None
     if checkpoint is not None and checkpoint.exists() and not resume:
         raise ConfigError(
             f"{checkpoint} exists: pass --resume to continue that run, or choose another "
@@ -183,16 +208,24 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
             field="output.dir",
         )
     if resume and (checkpoint is None or not checkpoint.exists()):
-        raise ConfigError(f"nothing to resume: no checkpoint {out / 'run.h5'}", field="output.dir")
+        raise ConfigError(
+            f"nothing to resume: no checkpoint {out / f'{stem}.h5'}", field="output.dir"
+        )
 
-    survey = load_survey(cfg["survey"])
+    truth = None
+    if cfg["survey"]["simulate"] is not None:
+        survey, truth = _simulated(cfg["survey"], m, say)
+    else:
+        survey = load_survey(cfg["survey"])
+        beside = _truth_beside(cfg["survey"])
+        truth = None if beside is None else beside["hyper"]
     n_read = survey.n_sn
     cuts = {k: v for k, v in cfg["cuts"].items() if v is not None}
     if "phase_window" in cuts:
         cuts["phase_window"] = tuple(cuts["phase_window"])
     survey = survey.cut(**cuts)
     sed = build_sed(m["sed"])
-    dust = _dust(m["dust"])
+    dust = build_dust(m)
     population = build_population(m["population"], m["population_options"])
     model = sd.HierarchicalModel(
         sed=sed, survey=survey, population=population, dust=dust, dtype=m["dtype"]
@@ -228,31 +261,40 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
         t0 = time.perf_counter()
         draws = sd.laplace(model, start).sample(k_run, s["samples"])[None]
         seconds = {"warmup": 0.0, "sampling": time.perf_counter() - t0}
-        post = sd.Posterior.from_run(
-            model, _Laplace(s["map_steps"]), draws, {}, params={}, seconds=seconds,
-            key=k_run, devices=1,
+        post = sd.Posterior.from_draws(
+            model, draws, method="MAP+Laplace",
+            settings={"name": "MAP+Laplace", "steps": s["map_steps"]}, seconds=seconds,
+            key=k_run,
         )  # fmt: skip
     else:
-        options = {"num_warmup": s["warmup"], "num_samples": s["samples"]}
-        if s["method"] == "NUTS":
-            options["mass"] = s["mass"]
-        sampler = getattr(sd, s["method"])(**options)
+        sampler_class = _registry.resolve("sampler", s["method"], "sampler.method")
+        sampler = build(sampler_class, sampler_options(s), "sampler.options")
+        # resumed: the checkpoint holds the starts (a MAP start is not recomputed)
+        init = None if resume else (start if start is not None else s["init"])
         post = sampler.run(
-            model, k_run, chains=s["chains"], init=start if start is not None else s["init"],
-            checkpoint=checkpoint, resume=resume, batch=s["batch"], progress=not quiet,
-            precondition=s["precondition"],
+            model, k_run, chains=s["chains"], init=init, checkpoint=checkpoint, resume=resume,
+            batch=s["batch"], progress=not quiet, precondition=s["precondition"],
         )  # fmt: skip
-    post.to_netcdf(out / "run.nc")
+    post.to_netcdf(out / f"{stem}.nc")
     post.to_fitres(out / "distances.FITRES")
     say("")
-    say(post.report())
-    truth = _truth_beside(cfg["survey"])
-    if truth is not None:
-        rows = recovery_table(post, truth["hyper"])
+    report = post.report()
+    if truth is None:
+        say(report)
+    else:  # the summary's rows, each beside its truth
+        say(report.splitlines()[0])
+        rows = recovery_table(post, truth)
         print_recovery(rows, say)
-    written = [out / "run.nc", out / "distances.FITRES"]
+        if cfg["survey"]["simulate"] is not None:  # per-SN truths too
+            coverage = per_sn_coverage(post, truth)
+            say(
+                "per-SN truths inside their 95% intervals: "
+                + ", ".join(f"{k} {100 * v:.0f}%" for k, v in coverage.items())
+                + f"; divergences {post.divergences}"
+            )
+    written = [out / f"{stem}.nc", out / "distances.FITRES"]
     if cfg["output"]["plots"]:
-        hyper_truth = None if truth is None else truth["hyper"]
+        hyper_truth = None if truth is None else {r["name"]: r["truth"] for r in rows}
         written += write_figures(
             post,
             out,
@@ -270,52 +312,6 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
         "survey": survey,
         "seconds": time.perf_counter() - t_start,
     }
-
-
-def recovery_table(post, truth: dict) -> list[dict]:
-    """Truth against posterior for each (scalar) hyperparameter that ``truth`` holds."""
-    table = post.summary(hdi_prob=0.95)
-    rows = []
-    for name in post.hyper_names:
-        if name not in truth or np.ndim(truth[name]):
-            continue
-        r = table.loc[name]
-        rows.append(
-            {
-                "name": name,
-                "truth": float(truth[name]),
-                "mean": float(r["mean"]),
-                "sd": float(r["sd"]),
-                "low": float(r["hdi_2.5%"]),
-                "high": float(r["hdi_97.5%"]),
-                "inside": bool(r["hdi_2.5%"] <= truth[name] <= r["hdi_97.5%"]),
-                "r_hat": float(r["r_hat"]),
-                "ess_bulk": float(r["ess_bulk"]),
-            }
-        )
-    return rows
-
-
-def print_recovery(rows: list[dict], say=print) -> None:
-    """The rows of :func:`recovery_table` as a text table."""
-    say(f"{'':8s}{'truth':>7s}{'posterior':>17s}{'95% HDI':>18s}{'R-hat':>7s}{'ESS':>7s}")
-    for r in rows:
-        say(
-            f"{r['name']:8s}{r['truth']:7.3f}{r['mean']:9.3f} ± {r['sd']:5.3f}"
-            f"   [{r['low']:6.3f}, {r['high']:6.3f}]{r['r_hat']:7.3f}{r['ess_bulk']:7.0f}"
-            f"  {'ok' if r['inside'] else 'OUTSIDE'}"
-        )
-
-
-def per_sn_coverage(post, truth: dict, names=("A_V", "theta", "D")) -> dict:
-    """Fraction of SNe whose true value lies inside its central 95% posterior interval."""
-    out = {}
-    for name in names:
-        draws = post.posterior[name].values.reshape(-1, post.posterior.sizes["sn"])
-        low, high = np.percentile(draws, [2.5, 97.5], axis=0)
-        true = np.asarray(truth[name])
-        out[name] = float(np.mean((low <= true) & (true <= high)))
-    return out
 
 
 def _truth_beside(section: dict) -> dict | None:

@@ -2,9 +2,10 @@
 
 A configuration is a YAML mapping checked against a schema before anything runs: an
 unknown key (with the nearest known one suggested), a value of the wrong type, a missing
-required key, a file that does not exist, or an unknown SED model, population, dust law
-or sampler is a :class:`ConfigError` naming the file, the line and the dotted key.
-Command-line overrides (``--set sampler.chains=2``) go through the same checks.
+required key, a file that does not exist, an unknown SED model, population, dust law or
+sampler (``_registry``), or an option those do not take is a :class:`ConfigError` naming
+the file, the line and the dotted key. Command-line overrides (``--set sampler.chains=2``)
+go through the same checks.
 
 Relative paths in a configuration file are relative to that file's folder; paths given
 on the command line, and paths in the built-in example configurations, are relative to
@@ -14,8 +15,6 @@ the working directory.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import importlib
 import numbers
 from collections.abc import Callable, Mapping
 from importlib import resources
@@ -24,7 +23,9 @@ from typing import Any
 
 import yaml
 
-from ._errors import ConfigError
+from .._errors import ConfigError
+from . import _registry
+from ._registry import unknown as _unknown
 
 __all__ = ["example_configs", "load_config"]
 
@@ -44,14 +45,37 @@ class _Key:
     exists: bool = False  # paths: must exist (a glob must match something)
 
 
-_SEDS = ("T21", "W22", "M20")
-POPULATIONS = ("SinglePopulation", "MassSplit", "MassSplitSED", "RedshiftLinear", "FixedPopulation")
-
-
+_SIMULATED = {
+    "n_sn": _Key("int", 100, "supernovae to draw", low=1),
+    "seed": _Key("int", 0, "random seed of the survey"),
+    "design": _Key(
+        "any",
+        None,
+        "preset name or a mapping of SurveyDesign fields (default: PS1 griz at 10 fixed phases)",
+        nullable=True,
+    ),  # fmt: skip
+    "population": _Key("str", "SinglePopulation", "the population the SNe are drawn from"),
+    "population_options": _Key("mapping", {}, "keyword arguments of that population"),
+    "hyper": _Key("mapping", {}, "hyperparameter values (others drawn from their priors)"),
+}
 _SURVEY = {
-    "path": _Key("paths", help="SNANA folder, .LIST, light-curve file(s) or a glob", exists=True),
+    "path": _Key(
+        "paths",
+        None,
+        "SNANA folder, .LIST, light-curve file(s) or a glob",
+        nullable=True,
+        exists=True,
+    ),  # fmt: skip
+    "simulate": _Key(
+        "mapping",
+        None,
+        "instead of path: a survey simulated in memory (keys: "
+        + ", ".join(_SIMULATED)
+        + "), its truth printed against the posterior",
+        nullable=True,
+    ),  # fmt: skip
     "pattern": _Key("str", None, "glob of light-curve files inside a folder", nullable=True),
-    "format": _Key("str", "snana", "light-curve format", choices=("snana", "bayesn_table")),
+    "format": _Key("str", "snana", "light-curve format", choices=_registry.names("format")),
     "bands": _Key("mapping", None, "band names in the files -> sndust filter names", nullable=True),
     "missing": _Key("str", "raise", ".LIST entries without a file", choices=("raise", "drop")),
     "peak_mjd_key": _Key("str", "SEARCH_PEAKMJD", "header key of the peak date"),
@@ -77,12 +101,19 @@ _MODEL = {
     ),
     "population_options": _Key("mapping", {}, "keyword arguments of the population"),
     "dust": _Key(
-        "str", "Fitzpatrick99", "host dust law", choices=("Fitzpatrick99", "CCM89", "ODonnell94")
+        "str",
+        "Fitzpatrick99",
+        "host dust law: " + ", ".join(_registry.names("dust")) + " or 'module:Class'",
     ),  # fmt: skip
+    "dust_options": _Key("mapping", {}, "keyword arguments of the dust law"),
     "dtype": _Key("str", "float64", "precision", choices=("float64", "float32")),
 }
 _SAMPLER = {
-    "method": _Key("str", "NUTS", "sampler", choices=("NUTS", "MCLMC", "AdjustedMCLMC", "MAP")),
+    "method": _Key(
+        "str",
+        "NUTS",
+        "sampler: " + ", ".join(_registry.names("sampler")) + " or 'module:Class'",
+    ),  # fmt: skip
     "chains": _Key("int", 4, "chains (spread over the CPU cores or GPUs)", low=1),
     "warmup": _Key("int", 500, "warm-up (tuning) steps per chain", low=0),
     "samples": _Key("int", 500, "draws kept per chain", low=1),
@@ -97,12 +128,27 @@ _SAMPLER = {
     "precondition": _Key("any", "metric", "metric, true or false", choices=("metric", True, False)),
     "mass": _Key("str", "diag", "NUTS mass matrix", choices=("diag", "dense", "block")),
     "batch": _Key("int", 100, "steps between checkpoints", low=1),
+    "options": _Key(
+        "mapping",
+        {},
+        "keyword arguments of the sampler class (NUTS: target_accept, "
+        "max_tree_depth, initial_step_size; AdjustedMCLMC: target_accept, "
+        "integration_steps, diagonal_preconditioning; MCLMC: desired_energy_var, "
+        "diagonal_preconditioning; any: thin)",
+    ),  # fmt: skip
+}
+#: sampler keyword arguments set by keys of their own
+_SAMPLER_RESERVED = {
+    "num_warmup": "sampler.warmup",
+    "num_samples": "sampler.samples",
+    "mass": "sampler.mass",
 }
 _OUTPUT = {
     "dir": _Key("path", _REQUIRED, "output folder (created)"),
     "checkpoint": _Key("bool", True, "write run.h5 after every batch (resumable)"),
     "plots": _Key("bool", True, "write PNG figures"),
     "light_curves": _Key("int", 6, "SNe to draw in light_curves.png", low=0),
+    "name": _Key("str", "run", "file stem of the posterior and checkpoint (NAME.nc, NAME.h5)"),
 }
 _SIMULATE = {
     "design": _Key("any", "foundation", "preset name or a mapping of SurveyDesign fields"),
@@ -248,7 +294,7 @@ def load_config(
             if current is None:
                 cli.add(".".join(path))  # created on the command line
                 current = {}
-            elif path == ["simulate", "design"] and isinstance(current, str):
+            elif path[-1] == "design" and isinstance(current, str):
                 current = {"preset": current}  # a preset name refined by design fields
             elif not isinstance(current, Mapping):
                 raise in_file.error(".".join(path), f"expected a mapping of keys, got {current!r}")
@@ -266,33 +312,88 @@ def load_config(
 
 
 def _check_models(cfg: dict, command: str, source: _Source) -> None:
-    """Names of SED models, populations and designs are checked before any data is read
-    (a population is built, so its options are checked too)."""
+    """Names of SED models, dust laws, populations, samplers and designs, and the options
+    of each, are checked before any data is read (a population is built)."""
     section = "model" if command == "fit" else "simulate"
     values = cfg[section]
     try:
         sed = values["sed"]
         local = source.base_of(f"{section}.sed") / Path(sed).expanduser()
-        if sed.removesuffix("_model") not in _SEDS and local.exists():
+        builtin = sed.removesuffix("_model") in _registry.names("sed")
+        if not builtin and local.exists():
             values["sed"] = str(local)
-        elif sed.removesuffix("_model") not in _SEDS:
+        elif not builtin:
             raise ConfigError(
-                _unknown(sed, dict.fromkeys(_SEDS), "SED model") + ", or a BAYESN.YAML path",
+                _unknown(sed, _registry.names("sed"), "SED model") + ", or a BAYESN.YAML path",
                 field=f"{section}.sed",
             )
+        dust = _registry.resolve("dust", values["dust"], f"{section}.dust")
+        if command == "fit":
+            values["dust_options"] = _check_options(
+                dust, values["dust_options"], "model.dust_options"
+            )
+            build(dust, values["dust_options"], "model.dust_options")
+            _check_sampler(cfg["sampler"])
+            _check_survey(cfg["survey"], source)
         population = build_population(
             values["population"], values["population_options"], f"{section}.population"
         )
         if command == "simulate":
             design = build_design(values["design"])
             _check_bands(design.bands, "simulate.design.bands")
-            _check_hyper(values, population)
+            _check_hyper(values, population, "simulate.hyper")
     except ConfigError as err:
         raise source.error(err.field or section, err.message) from None
 
 
+def _check_sampler(values: dict) -> None:
+    """The sampler's name and its ``options`` (by name and type), by building it."""
+    cls = _registry.resolve("sampler", values["method"], "sampler.method")
+    if cls is None:  # MAP
+        if values["options"]:
+            raise ConfigError("method MAP takes no options", field="sampler.options")
+        return
+    values["options"] = _check_options(cls, values["options"], "sampler.options", _SAMPLER_RESERVED)
+    build(cls, sampler_options(values), "sampler.options")
+
+
+def sampler_options(values: dict) -> dict:
+    """Keyword arguments of the sampler class a validated ``sampler`` section names."""
+    options = {"num_warmup": values["warmup"], "num_samples": values["samples"]}
+    if values["method"] == "NUTS":
+        options["mass"] = values["mass"]
+    return options | dict(values["options"])
+
+
+def _check_options(cls, options: Mapping, field: str, reserved: Mapping = {}) -> dict:
+    """``options`` of ``cls`` by name (each a field of ``cls`` not set by a key of its
+    own) and by type; returns them with whole numbers given for numbers made floats."""
+    kinds = _registry.option_fields(cls, options, field, reserved)
+    return _check_types(options, kinds, field)
+
+
+def _check_survey(values: dict, source: _Source) -> None:
+    """Exactly one of ``path`` and ``simulate``; a simulated survey's keys checked."""
+    if values["path"] is None and values["simulate"] is None:
+        raise ConfigError(
+            f"missing required key 'survey.path' ({_SURVEY['path'].help})", field="survey.path"
+        )
+    if values["path"] is not None and values["simulate"] is not None:
+        raise ConfigError("give survey.path or survey.simulate, not both", field="survey.simulate")
+    if values["simulate"] is not None:
+        schema = {"simulate": _SIMULATED}
+        sim = _validate({"simulate": values["simulate"]}, schema, source, "survey.")["simulate"]
+        values["simulate"] = sim
+        population = build_population(
+            sim["population"], sim["population_options"], "survey.simulate.population"
+        )
+        design = build_design(sim["design"] or {}, "survey.simulate.design")
+        _check_bands(design.bands, "survey.simulate.design.bands")
+        _check_hyper(sim, population, "survey.simulate.hyper")
+
+
 def _check_bands(bands, field: str) -> None:
-    from ._filters import FilterBank
+    from .._filters import FilterBank
 
     known = FilterBank.builtin().names
     for band in bands:
@@ -300,30 +401,25 @@ def _check_bands(bands, field: str) -> None:
             raise ConfigError(_unknown(band, dict.fromkeys(sorted(known)), "filter"), field=field)
 
 
-def _check_hyper(values: dict, population) -> None:
+def _check_hyper(values: dict, population, field: str) -> None:
     names = [*population.hyperpriors(), "sigma0"]
     for name, value in values["hyper"].items():
-        field = f"simulate.hyper.{name}"
+        key = f"{field}.{name}"
         if name not in names:
             raise ConfigError(
-                _unknown(str(name), dict.fromkeys(names), "hyperparameter"), field=field
+                _unknown(str(name), dict.fromkeys(names), "hyperparameter"), field=key
             )
         flat = value if isinstance(value, list) else [value]
         while any(isinstance(v, list) for v in flat):
             flat = [w for v in flat for w in (v if isinstance(v, list) else [v])]
         if not flat or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in flat):
             raise ConfigError(
-                f"expected a number (or nested lists of numbers), got {value!r}", field=field
+                f"expected a number (or nested lists of numbers), got {value!r}", field=key
             )
 
 
-def _unknown(name: str, known: Mapping, what: str) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {name!r}{hint} (expected one of: {', '.join(known)})"
-
-
-def _validate(data: Mapping, schema, source: _Source):
+def _validate(data: Mapping, schema, source: _Source, prefix: str = ""):
+    """Each section of ``data`` against ``schema`` (dotted keys start with ``prefix``)."""
     out: dict[str, dict[str, Any]] = {}
     for section in data:
         if section not in schema:
@@ -335,13 +431,14 @@ def _validate(data: Mapping, schema, source: _Source):
                 raise source.error(section, f"missing section {section!r}")
             raw = {}
         if not isinstance(raw, Mapping):
-            raise source.error(section, f"expected a mapping of keys, got {raw!r}")
+            raise source.error(prefix + section, f"expected a mapping of keys, got {raw!r}")
         for name in raw:
             if name not in keys:
-                raise source.error(f"{section}.{name}", _unknown(str(name), keys, "key"))
+                dotted = f"{prefix}{section}.{name}"
+                raise source.error(dotted, _unknown(str(name), keys, "key"))
         values = {}
         for name, key in keys.items():
-            dotted = f"{section}.{name}"
+            dotted = f"{prefix}{section}.{name}"
             if name not in raw:
                 if key.default is _REQUIRED:
                     raise source.error(dotted, f"missing required key {dotted!r} ({key.help})")
@@ -439,45 +536,37 @@ def _glob(pattern: str) -> list[Path]:
 # ----------------------------------------------------------------------------- building
 def build_population(name: str, options: Mapping, field: str = "model.population"):
     """The population called ``name`` (built-in, or ``module:Class``), with ``options``."""
-    import sndust as sd
-
-    if ":" in name:
-        module, _, attr = name.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module), attr)
-        except Exception as err:  # noqa: BLE001 - any failure of user code is reported
-            raise ConfigError(f"cannot import {name!r}: {err}", field=field) from None
-        if not (isinstance(cls, type) and issubclass(cls, sd.DustPopulation)):
-            raise ConfigError(f"{name!r} is not a DustPopulation subclass", field=field)
-    elif name in POPULATIONS:
-        cls = getattr(sd, name)
-    else:
-        raise ConfigError(
-            _unknown(name, dict.fromkeys(POPULATIONS), "population")
-            + ", or 'module:Class' for your own",
-            field=field,
-        )
+    cls = _registry.resolve("population", name, field)
     where = f"{field.rsplit('.', 1)[0]}.population_options"
-    _check_options(cls, options, where)
+    options = _check_types(options, _registry.describe(cls), where)
     try:
         return cls(**options)
     except TypeError as err:
         raise ConfigError(f"{cls.__name__}: {err}", field=where) from None
 
 
-def _check_options(cls, options: Mapping, field: str) -> None:
-    """Options of a population against its fields' annotations (numbers, flags, names),
-    so that a wrong type is reported here rather than inside the model."""
-    import dataclasses as dc
+def build(cls, options: Mapping, field: str):
+    """``cls(**options)``, its refusals reported at ``field`` (``field.name`` where the
+    class names the offending option)."""
+    try:
+        return cls(**options)
+    except TypeError as err:
+        raise ConfigError(f"{cls.__name__}: {err}", field=field) from None
+    except ConfigError as err:
+        name = f"{field}.{err.field}" if err.field and err.field in options else field
+        raise ConfigError(f"{cls.__name__}: {err.message}", field=name) from None
 
-    kinds = {"float": "number", "int": "int", "bool": "bool", "str": "str"}
-    for f in dc.fields(cls) if dc.is_dataclass(cls) else ():
-        if f.name not in options:
-            continue
-        annotation = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
-        kind = kinds.get(annotation.replace(" ", ""))
-        if kind is not None:
-            _check(options[f.name], _Key(kind), f"{field}.{f.name}", _Source(None, {}, Path()))
+
+def _check_types(options: Mapping, kinds: Mapping[str, str], field: str) -> dict:
+    """Options of simple types (number, int, bool, str) checked like any key, so that a
+    wrong type is reported here rather than inside the model; returns the options with
+    whole numbers given for numbers made floats."""
+    out = dict(options)
+    for name, value in options.items():
+        kind = kinds.get(name, "any")
+        if kind != "any":
+            out[name] = _check(value, _Key(kind), f"{field}.{name}", _Source(None, {}, Path()))
+    return out
 
 
 def _construct(factory: Callable, options: Mapping, field: str):
@@ -503,7 +592,7 @@ def build_sed(name: str, field: str = "model.sed"):
 def build_design(value: Any, field: str = "simulate.design"):
     """A :class:`SurveyDesign` from a preset name or a mapping of its fields (``preset:``
     picks the starting point)."""
-    from ._simulate import SurveyDesign
+    from .._simulate import SurveyDesign
 
     if isinstance(value, str):
         try:

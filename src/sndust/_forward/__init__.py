@@ -1,3 +1,3 @@
+from ._flux import PreparedSurvey as PreparedSurvey
+from ._flux import SurveyInfo as SurveyInfo
 from ._prepare import prepare as prepare
-from ._prepared import PreparedSurvey as PreparedSurvey
-from ._prepared import SurveyInfo as SurveyInfo

@@ -14,8 +14,8 @@ from .._filters import FilterBank, as_filter_bank
 from .._sed import BayeSNModel
 from .._spline import second_derivative_matrix
 from .._survey import Drop
-from ._layout import build_chunks, choose_chunk_size
-from ._prepared import PreparedSurvey, SurveyInfo, template_at
+from ._chunks import build_chunks, choose_chunk_size
+from ._flux import PreparedSurvey, SurveyInfo, template_at
 
 __all__ = ["prepare"]
 

@@ -22,6 +22,7 @@ import numpy as np
 from jaxtyping import Array, Bool, Float, Int
 
 from .._compile import jit_once
+from .._custom_types import Flat
 from .._errors import ConfigError, ModelError
 from ._blocks import block_hessian
 
@@ -34,8 +35,8 @@ class Laplace(eqx.Module):
     ``dense`` and ``blocks``; ``which`` for ``cg``, NaN elsewhere). For ``blocks``,
     ``valid`` flags the SNe whose Hessian block is negative definite (others are NaN)."""
 
-    mean: Float[Array, " dim"]
-    sd: Float[Array, " dim"]
+    mean: Flat
+    sd: Flat
     method: str = eqx.field(static=True)
     covariance: Float[Array, "dim dim"] | None = None
     block_covariance: Float[Array, "n_sn d d"] | None = None

@@ -17,6 +17,7 @@ import optax
 from jaxtyping import Array, Bool, Float, Int
 
 from .._compile import jit_once
+from .._custom_types import Flat, Scalar
 from .._errors import ConfigError, ModelError
 from ._bfgs import bfgs_blocks
 from ._lbfgs import lbfgs
@@ -46,11 +47,11 @@ class MAPResult(eqx.Module):
         per_sn_steps: for per-SN fits, the iterations each SN took.
     """
 
-    position: Float[Array, " dim"]
-    log_density: Float[Array, ""]
+    position: Flat
+    log_density: Scalar
     converged: Bool[Array, ""]
     steps: Int[Array, ""]
-    grad_max: Float[Array, ""]
+    grad_max: Scalar
     start_log_density: Float[Array, " starts"]
     start_positions: Float[Array, "starts dim"]
     params: dict

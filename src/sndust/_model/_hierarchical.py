@@ -32,11 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-from jaxtyping import Array, Float
+from jaxtyping import Array
 from numpyro.distributions.distribution import validation_enabled
 from numpyro.distributions.transforms import biject_to
 
 from .._compile import jit_once
+from .._custom_types import Flat, PerObs, PerSN, Scalar, sn_axis
 from .._errors import ConfigError, DataError, ModelError
 from .._forward import PreparedSurvey, prepare
 from .._population import AbstractDustPopulation, HostData
@@ -49,7 +50,7 @@ from ._params import (
 )
 from ._reparam import kind_of, natural_log_prob, sample_coordinates, to_unconstrained
 
-__all__ = ["HierarchicalModel", "LogDensity"]
+__all__ = ["HierarchicalModel"]
 
 SIGMA_PEC = 150.0 / 3e5  # BayeSN: 150 km/s peculiar velocities, c = 3e5 km/s
 FIT_DISTANCE_SD = 5.0  # BayeSN's fits: a near-flat N(μ̂, 5²) distance prior
@@ -98,10 +99,10 @@ class HierarchicalModel(eqx.Module):
 
     prepared: PreparedSurvey
     population: AbstractDustPopulation
-    host: HostData
-    muhat: Float[Array, " n_sn"]
-    muhat_err: Float[Array, " n_sn"]
-    flux_ref: Float[Array, " n_sn"]
+    host: HostData = sn_axis()
+    muhat: PerSN = sn_axis()
+    muhat_err: PerSN = sn_axis()
+    flux_ref: PerSN = sn_axis()
     layout: ParameterLayout = eqx.field(static=True)
     distance_coordinate: str = eqx.field(static=True)
 
@@ -203,11 +204,11 @@ class HierarchicalModel(eqx.Module):
         """Length of the flat unconstrained parameter vector."""
         return self.layout.dim
 
-    def unravel(self, flat: Float[Array, " dim"]) -> dict:
+    def unravel(self, flat: Flat) -> dict:
         """Flat unconstrained vector → unconstrained parameter dict."""
         return self.layout.unravel(flat)
 
-    def ravel(self, tree: dict) -> Float[Array, " dim"]:
+    def ravel(self, tree: dict) -> Flat:
         """Unconstrained parameter dict → flat vector."""
         return self.layout.ravel(tree)
 
@@ -303,27 +304,27 @@ class HierarchicalModel(eqx.Module):
         return self.prepared.log_likelihood_per_sn(**self._forward_args(values, priors))
 
     # ------------------------------------------------------------------ public density
-    def logdensity(self, flat: Float[Array, " dim"]) -> Float[Array, ""]:
+    def logdensity(self, flat: Flat) -> Scalar:
         """Log posterior density (up to a constant) at a flat unconstrained vector."""
         _, blocks = self._forward(flat)
         return sum(jnp.sum(b) for b in blocks.values())
 
-    def logdensity_per_sn(self, flat: Float[Array, " dim"]) -> Float[Array, " n_sn"]:
+    def logdensity_per_sn(self, flat: Flat) -> PerSN:
         """Each SN's share of the log density (hyperprior excluded): for populations with
         no hyperparameters (per-SN fits) these are independent problems."""
         _, blocks = self._forward(flat)
         return sum(b for k, b in blocks.items() if k != "hyperprior")
 
-    def log_density_blocks(self, flat: Float[Array, " dim"]) -> dict[str, Array]:
+    def log_density_blocks(self, flat: Flat) -> dict[str, Array]:
         """The log density split by block: hyperprior, dust_prior, intrinsic_prior,
         distance_prior, tmax_prior, likelihood (per-SN blocks as ``(n_sn,)`` arrays)."""
         return self._forward(flat)[1]
 
-    def log_likelihood_per_sn(self, flat: Float[Array, " dim"]) -> Float[Array, " n_sn"]:
+    def log_likelihood_per_sn(self, flat: Flat) -> PerSN:
         """Per-SN flux log-likelihood (for PSIS-LOO and model comparison)."""
         return self._forward(flat)[1]["likelihood"]
 
-    def constrain(self, flat: Float[Array, " dim"]) -> dict[str, Array]:
+    def constrain(self, flat: Flat) -> dict[str, Array]:
         """Named physical values: hyperparameters by name; per SN ``theta``, ``A_V``,
         ``R_V``, ``e``, ``D``, (``t_max``), plus ``sigma0_sn`` (each SN's grey scatter)
         and ``delta_M`` (each SN's magnitude offset from the population)."""
@@ -337,7 +338,7 @@ class HierarchicalModel(eqx.Module):
         out["delta_M"] = jnp.broadcast_to(jnp.asarray(priors.delta_M), (self.n_sn,))
         return out
 
-    def unconstrain(self, params: dict) -> Float[Array, " dim"]:
+    def unconstrain(self, params: dict) -> Flat:
         """Flat vector for named physical values (missing per-SN entries: prior centre).
 
         Raises:
@@ -397,7 +398,7 @@ class HierarchicalModel(eqx.Module):
                 )
         return self.ravel(tree)
 
-    def log_joint(self, params: dict) -> Float[Array, ""]:
+    def log_joint(self, params: dict) -> Scalar:
         """Log joint density of *physical* values (the model as written: no change of
         variables), ``log p(hyper) + Σ_s log p(θ, A_V, R_V, e, D, t_max | hyper) + log L``.
 
@@ -424,7 +425,7 @@ class HierarchicalModel(eqx.Module):
         return total + jnp.sum(self._log_likelihood_per_sn(values, priors))
 
     # ------------------------------------------------------------------ starts, checks
-    def init_position(self, key, *, radius: float = 2.0) -> Float[Array, " dim"]:
+    def init_position(self, key, *, radius: float = 2.0) -> Flat:
         """A random start: hyperparameters and A_V, R_V uniform in (−radius, radius) on
         the unconstrained scale (like NumPyro's ``init_to_uniform``); θ, e, D, t_max at
         small random values around the prior centre."""
@@ -442,7 +443,7 @@ class HierarchicalModel(eqx.Module):
             out.append(jax.random.uniform(k, leaf.shape, leaf.dtype, -r, r))
         return self.ravel(jax.tree_util.tree_unflatten(treedef, out))
 
-    def sample_prior(self, key, *, fixed: dict | None = None) -> Float[Array, " dim"]:
+    def sample_prior(self, key, *, fixed: dict | None = None) -> Flat:
         """A flat vector drawn from the prior: hyperparameters from their hyperpriors
         (or the values in ``fixed``), then every per-SN parameter from the population's
         priors given them (θ ~ N(0, 1), e ~ N(0, I), distances around μ̂ with the model's
@@ -515,7 +516,7 @@ class HierarchicalModel(eqx.Module):
                 tree[name] = jax.scipy.special.logit(u)
         return self.ravel(tree)
 
-    def check(self, flat: Float[Array, " dim"]) -> dict[str, float]:
+    def check(self, flat: Flat) -> dict[str, float]:
         """Evaluate each block at ``flat`` and raise a :class:`ModelError` naming the first
         block (and SNe) whose log density is NaN or +inf; returns the block totals."""
         _, blocks = _blocks_at(self, flat)
@@ -535,13 +536,13 @@ class HierarchicalModel(eqx.Module):
         return totals
 
     # ------------------------------------------------------------------ predictions
-    def predict_fluxcal(self, flat: Float[Array, " dim"]) -> Float[Array, "n_sn n_obs"]:
+    def predict_fluxcal(self, flat: Flat) -> PerObs:
         """Model FLUXCAL at the parameters (posterior predictive mean for a draw), in the
         survey's ``(n_sn, n_obs)`` layout; vmap it over draws."""
         values, priors, _ = self._prior_part(self.unravel(flat))
         return self.prepared.fluxcal(**self._forward_args(values, priors))
 
-    def distances(self, flat: Float[Array, " dim"], key=None) -> dict[str, Array]:
+    def distances(self, flat: Flat, key=None) -> dict[str, Array]:
         """Per-SN distances of one draw.
 
         Hierarchical populations: ``D`` (= μ + δM) and the Hubble residual ``D − μ̂``.
@@ -562,9 +563,6 @@ class HierarchicalModel(eqx.Module):
             z = self.prepared.z_hel
             out["peak_mjd"] = self.prepared.peak_mjd + values["t_max"] * (1 + z)
         return out
-
-
-LogDensity = HierarchicalModel
 
 
 # compiled once per model structure (a model is an argument, so every instance of one

@@ -25,6 +25,8 @@ import numpy as np
 import numpyro.distributions as dist
 from jaxtyping import Array, ArrayLike, Float
 
+from .._custom_types import PerSN
+
 __all__ = ["AbstractDustPopulation", "DustPopulation", "DustPriors", "HostData"]
 
 #: A per-SN prior: a NumPyro distribution (batch shape () or (n_sn,)) or fixed values.
@@ -42,12 +44,12 @@ class HostData(eqx.Module):
             by its survey name.
     """
 
-    log_mass: Float[Array, " n_sn"]
-    z: Float[Array, " n_sn"]
-    z_hel: Float[Array, " n_sn"]
-    columns: dict[str, Float[Array, " n_sn"]]
+    log_mass: PerSN
+    z: PerSN
+    z_hel: PerSN
+    columns: dict[str, PerSN]
 
-    def __getitem__(self, name: str) -> Float[Array, " n_sn"]:
+    def __getitem__(self, name: str) -> PerSN:
         if name in ("log_mass", "z", "z_hel"):
             return getattr(self, name)
         try:

@@ -1,6 +1,6 @@
 """BayeSN's dust populations (Mandel+22, Thorp+21, Grayling+24) as subclasses.
 
-Each is the model of the same name in bayesn 0.4.0 (see ../shared/reference/bayesn.md §2),
+Each is the model of the same name in bayesn 0.4.0 (its ``SEDmodel`` dust and fit models),
 except that each SN here gets parameters only for the prior it uses: bayesn samples A_V and
 R_V of *both* mass bins for every SN and lets a flag pick one, leaving half of them as
 prior-only dimensions.

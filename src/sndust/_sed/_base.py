@@ -1,4 +1,6 @@
-"""The abstract SED model."""
+"""The abstract SED model (private: :func:`sndust.prepare` needs BayeSN's W0/W1/L_Σ
+spline structure, so :class:`sndust.BayeSNModel` is the one SED model users pass; a second
+kind of SED model would first define here the hooks ``prepare`` calls)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,70 @@
+"""What the tests share: the small problems and short sampler settings that many tests
+run, the 30-SN recovery survey and its criteria, and the catalogues of built-in
+populations, dust laws and samplers that tests parametrise over. Tests and the
+subprocess script (_sampling_script.py) import from here; so do new tests."""
+
+from __future__ import annotations
+
+import jax
+
+import sndust as sd
+
+#: every built-in population, dust law and sampler (a new built-in is added here too)
+POPULATIONS = ("SinglePopulation", "MassSplit", "MassSplitSED", "RedshiftLinear", "FixedPopulation")
+DUST_LAWS = ("Fitzpatrick99", "CCM89", "ODonnell94")
+SAMPLERS = ("NUTS", "MCLMC", "AdjustedMCLMC")
+
+# ---------------------------------------------------------------------------- 4 SNe
+SMALL = dict(mu_R=2.7, sigma_R=0.5, tau_A=0.3, sigma0=0.1)
+
+#: short runs of every sampler (interface tests, checkpoints)
+TINY = {
+    "NUTS": sd.NUTS(num_warmup=60, num_samples=40, max_tree_depth=6),
+    "MCLMC": sd.MCLMC(num_warmup=200, num_samples=100),
+    "AdjustedMCLMC": sd.AdjustedMCLMC(num_warmup=150, num_samples=60),
+}
+
+
+def small_model(n_sn: int = 4):
+    """The small hierarchical problem shared with tests/test_sampling.py."""
+    sed = sd.BayeSNModel.load("T21")
+    survey, truth = sd.simulate_survey(
+        jax.random.key(5), sed, sd.SinglePopulation(), n_sn=n_sn, hyper=SMALL
+    )
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    return model, truth
+
+
+def kill_target_sampler():
+    return sd.NUTS(num_warmup=40, num_samples=200, max_tree_depth=5)
+
+
+# ---------------------------------------------------------------------------- 30 SNe
+#: the recovery survey's hyperparameters (tests/test_recovery*.py: one file per sampler,
+#: so that pytest-xdist's ``--dist loadfile`` runs them on different workers)
+HYPER = dict(mu_R=2.7, sigma_R=0.5, tau_A=0.3, sigma0=0.1)
+
+
+def recovery_model(sed):
+    """The simulated 30-SN ``SinglePopulation`` survey (benchmarks' ``simulate(30, 30)``)."""
+    survey, _ = sd.simulate_survey(
+        jax.random.key(30), sed, sd.SinglePopulation(), n_sn=30, hyper=HYPER
+    )
+    return sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+
+
+def assert_recovered(post, hyper=HYPER):
+    """μ_R, τ_A and σ0 inside their 95% intervals with R-hat < 1.01 and bulk ESS > 300;
+    σ_R (weakly identified, its posterior piled against 0) mixes slowest: R-hat < 1.03,
+    ESS > 150."""
+    import arviz as az
+
+    table = post.summary(hdi_prob=0.95)
+    rhat = az.rhat(post.posterior, var_names=list(hyper))  # unrounded (summary rounds)
+    for name in ("mu_R", "tau_A", "sigma0"):
+        row = table.loc[name]
+        assert row["hdi_2.5%"] < hyper[name] < row["hdi_97.5%"], (name, row)
+        assert float(rhat[name]) < 1.01, (name, float(rhat[name]), table)
+        assert row["ess_bulk"] > 300, table
+    assert float(rhat["sigma_R"]) < 1.03, table
+    assert table.loc["sigma_R", "ess_bulk"] > 150, table
