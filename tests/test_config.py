@@ -17,8 +17,9 @@ import yaml
 from astropy.table import Table
 
 import sndust as sd
+from sndust._app._config import load_config
 from sndust._app._runs import _truth_beside, load_survey, run_fit
-from sndust._app._schema import example_configs, load_config
+from sndust._app._schema import example_configs
 
 BAD = Path(__file__).parent / "bad_configs"
 
@@ -269,8 +270,8 @@ def test_simulate_then_fit_from_the_command_line(tmp_path):
     ],
 )
 def test_sampler_options_reach_the_sampler(tmp_path, method, options):
+    from sndust._app._config import build, sampler_options
     from sndust._app._registry import resolve
-    from sndust._app._schema import build, sampler_options
 
     config = {
         "survey": {"path": str(tmp_path)},

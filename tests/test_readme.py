@@ -29,7 +29,7 @@ def test_readme_python_example_runs():
 def test_readme_config_is_a_valid_fit_config(foundation_dir):
     import yaml
 
-    from sndust._app._schema import load_config
+    from sndust._app._config import load_config
 
     text = (REPO / "README.md").read_text()
     blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)

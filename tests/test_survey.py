@@ -599,3 +599,22 @@ def test_text_format_variants(tmp_path):
         "SN 1032: no SEARCH_PEAKMJD; using PEAKMJD",
         "SN 1032: no MWEBV; using 0",
     )
+
+
+def test_globs_and_patterns_select_light_curve_files(foundation_dir, foundation_files):
+    """``pattern=`` reads the matching files of a folder (not its .LIST); a glob in
+    ``path`` does the same; a pattern or glob matching nothing is an error naming it."""
+    by_pattern = Survey.from_snana(foundation_dir, pattern="Foundation_DR1_*.txt")
+    assert by_pattern.n_sn == len(foundation_files) == 180
+    by_glob = Survey.from_snana(str(foundation_dir / "Foundation_DR1_*.txt"))
+    assert by_glob.snid == by_pattern.snid
+    few = Survey.from_snana(foundation_dir, pattern="Foundation_DR1_2016a*.txt")
+    assert 0 < few.n_sn < 180 and all(s.startswith("2016a") for s in few.snid)
+    with pytest.raises(ConfigError, match="no files match 'nothing_\\*.txt'") as info:
+        Survey.from_snana(foundation_dir, pattern="nothing_*.txt")
+    assert info.value.field == "pattern"
+    with pytest.raises(DataError, match="no files match this glob") as info:
+        Survey.from_snana(str(foundation_dir / "nothing_*.txt"))
+    assert info.value.file.endswith("nothing_*.txt")
+    with pytest.raises(ConfigError, match="not both"):
+        Survey.from_snana(str(foundation_dir / "*.txt"), pattern="*.txt")

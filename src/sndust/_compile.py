@@ -4,9 +4,9 @@ A sampler run compiles a handful of programs that each run once or a few times: 
 starts, the Laplace Hessian, the start checks, the chains' initial states, the posterior
 evaluation. Their compilation is most of their cost, and on CPU most of a short run's
 fixed cost. XLA:CPU's fusion emitters (on by default in jaxlib 0.10) compile these
-programs about a third faster when switched off (the Laplace Hessian of a 5-SN model:
-4.2 s instead of 6.2 s) at no cost to a single evaluation; the sampling loops keep them,
-since they ran about 45% slower without (benchmarks/README.md). Off CPU, or where this
+programs about a third faster when switched off, at no cost to a single evaluation; the
+sampling loops keep them, since they run slower without (benchmarks/README.md,
+"Measurements behind the defaults"). Off CPU, or where this
 jaxlib does not know the option, the programs are compiled with the defaults.
 """
 

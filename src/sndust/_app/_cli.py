@@ -76,7 +76,7 @@ def summarize(args) -> int:
 def _configured(args, command: str):
     """The validated configuration of ``fit``/``simulate``; sets up fake CPU devices for
     the chains before JAX starts."""
-    from ._schema import load_config
+    from ._config import load_config
 
     cfg = load_config(args.config, command, args.set)
     if command == "fit" and (flags := _flags_for_cores(cfg["sampler"]["chains"])):

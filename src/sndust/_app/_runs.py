@@ -13,15 +13,14 @@ import yaml
 
 from .._errors import ConfigError
 from . import _registry
-from ._report import per_sn_coverage, print_recovery, recovery_table, write_figures
-from ._schema import (
-    _glob,
+from ._config import (
     build,
     build_design,
     build_population,
     build_sed,
     sampler_options,
 )
+from ._report import per_sn_coverage, print_recovery, recovery_table, write_figures
 
 __all__ = ["load_survey", "run_fit", "run_simulate"]
 
@@ -115,38 +114,22 @@ def load_survey(section: dict):
     import sndust as sd
 
     paths = section["path"] if isinstance(section["path"], list) else [section["path"]]
-    files: list = []
-    for item in paths:
-        if any(c in item for c in "*?["):
-            if section["pattern"] is not None:
-                raise ConfigError(
-                    "give a glob in survey.path or survey.pattern, not both", field="survey.pattern"
-                )
-            files += _glob(item)
-        elif section["pattern"] is not None:
-            if not Path(item).is_dir():
-                raise ConfigError(
-                    f"{item} is not a folder (survey.pattern needs one)", field="survey.path"
-                )
-            matched = sorted(Path(item).glob(section["pattern"]))
-            if not matched:
-                raise ConfigError(
-                    f"no files match {section['pattern']!r} in {item}", field="survey.pattern"
-                )
-            files += matched
+    try:
+        if section["format"] == "bayesn_table":
+            if len(paths) != 1 or section["pattern"] is not None:
+                raise ConfigError("a bayesn_table survey is one table file", field="path")
+            survey = sd.Survey.from_bayesn_table(paths[0], bands=section["bands"])
         else:
-            files.append(item)
-    if section["format"] == "bayesn_table":
-        if len(files) != 1:
-            raise ConfigError("a bayesn_table survey is one table file", field="survey.path")
-        survey = sd.Survey.from_bayesn_table(files[0], bands=section["bands"])
-    else:
-        survey = sd.Survey.from_snana(
-            files,
-            section["bands"],
-            peak_mjd_key=section["peak_mjd_key"],
-            missing=section["missing"],
-        )
+            survey = sd.Survey.from_snana(
+                paths,
+                section["bands"],
+                peak_mjd_key=section["peak_mjd_key"],
+                missing=section["missing"],
+                pattern=section["pattern"],
+            )
+    except ConfigError as err:  # the reader's arguments are this section's keys
+        field = f"survey.{err.field}" if err.field in ("path", "pattern", "missing") else err.field
+        raise ConfigError(err.message, file=err.file, line=err.line, field=field) from None
     table = section["peak_table"]
     if table is not None:
         folder = Path(paths[0]) if Path(paths[0]).is_dir() else Path(paths[0]).parent

@@ -1,4 +1,6 @@
-"""YAML run configurations for ``sndust fit`` and ``sndust simulate``.
+"""The keys of ``sndust fit`` and ``sndust simulate`` configurations, and how a YAML file
+is read and checked against them (``_config.load_config`` adds the checks of names and
+options and builds what the keys name).
 
 A configuration is a YAML mapping checked against a schema before anything runs: an
 unknown key (with the nearest known one suggested), a value of the wrong type, a missing
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from .._errors import ConfigError
 from . import _registry
 from ._registry import unknown as _unknown
 
-__all__ = ["example_configs", "load_config"]
+__all__ = ["SCHEMAS", "example_configs"]
 
 _REQUIRED = object()
 
@@ -246,178 +248,6 @@ def example_configs() -> dict[str, Path]:
     }
 
 
-def load_config(
-    config: str | Path | Mapping, command: str, overrides: list[str] = ()
-) -> dict[str, dict[str, Any]]:
-    """The validated configuration for ``command`` (``"fit"`` or ``"simulate"``), with
-    defaults filled in and paths resolved.
-
-    Args:
-        config: a YAML file, the name of a built-in example (:func:`example_configs`), or
-            an already-parsed mapping.
-        command: which schema applies.
-        overrides: ``"section.key=value"`` strings (values parsed as YAML).
-
-    Raises:
-        ConfigError: naming the file, line and dotted key of the first problem.
-    """
-    if command not in SCHEMAS:
-        raise ConfigError(f"unknown command {command!r}", field="command")
-    examples = example_configs()
-    if isinstance(config, Mapping):
-        data, lines, file, base = dict(config), {}, None, Path.cwd()
-    else:
-        path = Path(config)
-        if not path.is_file() and str(config) in examples:
-            path, base = examples[str(config)], Path.cwd()
-        else:
-            base = path.resolve().parent
-        data, lines = _read_yaml(path)
-        file = str(path)
-    schema = SCHEMAS[command]
-    cli = set()
-    in_file = _Source(file, lines, base)
-    for item in overrides:
-        key, eq, text = item.partition("=")
-        key = key.strip()
-        parts = key.split(".")
-        if not eq or len(parts) < 2 or not all(parts):
-            raise ConfigError(f"expected SECTION.KEY=VALUE, got {item!r}", field="--set")
-        try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            value = text
-        node, path = data, []
-        for part in parts[:-1]:  # descend, copying, into nested mappings
-            path.append(part)
-            current = node.get(part)
-            if current is None:
-                cli.add(".".join(path))  # created on the command line
-                current = {}
-            elif path[-1] == "design" and isinstance(current, str):
-                current = {"preset": current}  # a preset name refined by design fields
-            elif not isinstance(current, Mapping):
-                raise in_file.error(".".join(path), f"expected a mapping of keys, got {current!r}")
-            node[part] = dict(current)
-            node = node[part]
-        node[parts[-1]] = value
-        cli.add(key)
-    source = _Source(file, lines, base, cli)
-    out = _validate(data, schema, source)
-    table = out.get("survey", {}).get("peak_table")
-    if table is not None and Path(table).name != table:  # (a bare name: the survey folder's)
-        out["survey"]["peak_table"] = str(source.base_of("survey.peak_table") / table)
-    _check_models(out, command, source)
-    return out
-
-
-def _check_models(cfg: dict, command: str, source: _Source) -> None:
-    """Names of SED models, dust laws, populations, samplers and designs, and the options
-    of each, are checked before any data is read (a population is built)."""
-    section = "model" if command == "fit" else "simulate"
-    values = cfg[section]
-    try:
-        sed = values["sed"]
-        local = source.base_of(f"{section}.sed") / Path(sed).expanduser()
-        builtin = sed.removesuffix("_model") in _registry.names("sed")
-        if not builtin and local.exists():
-            values["sed"] = str(local)
-        elif not builtin:
-            raise ConfigError(
-                _unknown(sed, _registry.names("sed"), "SED model") + ", or a BAYESN.YAML path",
-                field=f"{section}.sed",
-            )
-        dust = _registry.resolve("dust", values["dust"], f"{section}.dust")
-        if command == "fit":
-            values["dust_options"] = _check_options(
-                dust, values["dust_options"], "model.dust_options"
-            )
-            build(dust, values["dust_options"], "model.dust_options")
-            _check_sampler(cfg["sampler"])
-            _check_survey(cfg["survey"], source)
-        population = build_population(
-            values["population"], values["population_options"], f"{section}.population"
-        )
-        if command == "simulate":
-            design = build_design(values["design"])
-            _check_bands(design.bands, "simulate.design.bands")
-            _check_hyper(values, population, "simulate.hyper")
-    except ConfigError as err:
-        raise source.error(err.field or section, err.message) from None
-
-
-def _check_sampler(values: dict) -> None:
-    """The sampler's name and its ``options`` (by name and type), by building it."""
-    cls = _registry.resolve("sampler", values["method"], "sampler.method")
-    if cls is None:  # MAP
-        if values["options"]:
-            raise ConfigError("method MAP takes no options", field="sampler.options")
-        return
-    values["options"] = _check_options(cls, values["options"], "sampler.options", _SAMPLER_RESERVED)
-    build(cls, sampler_options(values), "sampler.options")
-
-
-def sampler_options(values: dict) -> dict:
-    """Keyword arguments of the sampler class a validated ``sampler`` section names."""
-    options = {"num_warmup": values["warmup"], "num_samples": values["samples"]}
-    if values["method"] == "NUTS":
-        options["mass"] = values["mass"]
-    return options | dict(values["options"])
-
-
-def _check_options(cls, options: Mapping, field: str, reserved: Mapping = {}) -> dict:
-    """``options`` of ``cls`` by name (each a field of ``cls`` not set by a key of its
-    own) and by type; returns them with whole numbers given for numbers made floats."""
-    kinds = _registry.option_fields(cls, options, field, reserved)
-    return _check_types(options, kinds, field)
-
-
-def _check_survey(values: dict, source: _Source) -> None:
-    """Exactly one of ``path`` and ``simulate``; a simulated survey's keys checked."""
-    if values["path"] is None and values["simulate"] is None:
-        raise ConfigError(
-            f"missing required key 'survey.path' ({_SURVEY['path'].help})", field="survey.path"
-        )
-    if values["path"] is not None and values["simulate"] is not None:
-        raise ConfigError("give survey.path or survey.simulate, not both", field="survey.simulate")
-    if values["simulate"] is not None:
-        schema = {"simulate": _SIMULATED}
-        sim = _validate({"simulate": values["simulate"]}, schema, source, "survey.")["simulate"]
-        values["simulate"] = sim
-        population = build_population(
-            sim["population"], sim["population_options"], "survey.simulate.population"
-        )
-        design = build_design(sim["design"] or {}, "survey.simulate.design")
-        _check_bands(design.bands, "survey.simulate.design.bands")
-        _check_hyper(sim, population, "survey.simulate.hyper")
-
-
-def _check_bands(bands, field: str) -> None:
-    from .._filters import FilterBank
-
-    known = FilterBank.builtin().names
-    for band in bands:
-        if band not in known:
-            raise ConfigError(_unknown(band, dict.fromkeys(sorted(known)), "filter"), field=field)
-
-
-def _check_hyper(values: dict, population, field: str) -> None:
-    names = [*population.hyperpriors(), "sigma0"]
-    for name, value in values["hyper"].items():
-        key = f"{field}.{name}"
-        if name not in names:
-            raise ConfigError(
-                _unknown(str(name), dict.fromkeys(names), "hyperparameter"), field=key
-            )
-        flat = value if isinstance(value, list) else [value]
-        while any(isinstance(v, list) for v in flat):
-            flat = [w for v in flat for w in (v if isinstance(v, list) else [v])]
-        if not flat or any(isinstance(v, bool) or not isinstance(v, numbers.Real) for v in flat):
-            raise ConfigError(
-                f"expected a number (or nested lists of numbers), got {value!r}", field=key
-            )
-
-
 def _validate(data: Mapping, schema, source: _Source, prefix: str = ""):
     """Each section of ``data`` against ``schema`` (dotted keys start with ``prefix``)."""
     out: dict[str, dict[str, Any]] = {}
@@ -531,93 +361,3 @@ def _glob(pattern: str) -> list[Path]:
         if path.is_absolute()
         else sorted(Path().glob(pattern))
     )
-
-
-# ----------------------------------------------------------------------------- building
-def build_population(name: str, options: Mapping, field: str = "model.population"):
-    """The population called ``name`` (built-in, or ``module:Class``), with ``options``."""
-    cls = _registry.resolve("population", name, field)
-    where = f"{field.rsplit('.', 1)[0]}.population_options"
-    options = _check_types(options, _registry.describe(cls), where)
-    try:
-        return cls(**options)
-    except TypeError as err:
-        raise ConfigError(f"{cls.__name__}: {err}", field=where) from None
-
-
-def build(cls, options: Mapping, field: str):
-    """``cls(**options)``, its refusals reported at ``field`` (``field.name`` where the
-    class names the offending option)."""
-    try:
-        return cls(**options)
-    except TypeError as err:
-        raise ConfigError(f"{cls.__name__}: {err}", field=field) from None
-    except ConfigError as err:
-        name = f"{field}.{err.field}" if err.field and err.field in options else field
-        raise ConfigError(f"{cls.__name__}: {err.message}", field=name) from None
-
-
-def _check_types(options: Mapping, kinds: Mapping[str, str], field: str) -> dict:
-    """Options of simple types (number, int, bool, str) checked like any key, so that a
-    wrong type is reported here rather than inside the model; returns the options with
-    whole numbers given for numbers made floats."""
-    out = dict(options)
-    for name, value in options.items():
-        kind = kinds.get(name, "any")
-        if kind != "any":
-            out[name] = _check(value, _Key(kind), f"{field}.{name}", _Source(None, {}, Path()))
-    return out
-
-
-def _construct(factory: Callable, options: Mapping, field: str):
-    try:
-        return factory(**options)
-    except TypeError as err:
-        raise ConfigError(f"{err}", field=field) from None
-    except ConfigError as err:
-        raise ConfigError(
-            err.message, field=f"{field}.{err.field}" if err.field else field
-        ) from None
-
-
-def build_sed(name: str, field: str = "model.sed"):
-    import sndust as sd
-
-    try:
-        return sd.BayeSNModel.load(name)
-    except sd.SndustError as err:
-        raise ConfigError(f"{err}", field=field) from None
-
-
-def build_design(value: Any, field: str = "simulate.design"):
-    """A :class:`SurveyDesign` from a preset name or a mapping of its fields (``preset:``
-    picks the starting point)."""
-    from .._simulate import SurveyDesign
-
-    if isinstance(value, str):
-        try:
-            return SurveyDesign.preset(value)
-        except ConfigError as err:
-            raise ConfigError(err.message, field=field) from None
-    if not isinstance(value, dict):
-        raise ConfigError(f"expected a preset name or a mapping, got {value!r}", field=field)
-    fields = dict(value)
-    start = (
-        build_design(fields.pop("preset"), f"{field}.preset")
-        if "preset" in fields
-        else SurveyDesign()
-    )
-    known = {f.name for f in dataclasses.fields(SurveyDesign)}
-    for name in fields:
-        if name not in known:
-            raise ConfigError(
-                _unknown(name, dict.fromkeys(sorted(known)), "design field"),
-                field=f"{field}.{name}",
-            )
-    for name in ("z_range", "phase_range", "log_mass_range", "bands", "phases"):
-        if isinstance(fields.get(name), list):
-            fields[name] = tuple(fields[name])
-    for name, v in fields.items():  # YAML integers where the design holds floats
-        if isinstance(v, int) and not isinstance(v, bool) and name not in ("name",):
-            fields[name] = float(v)
-    return _construct(lambda **kw: dataclasses.replace(start, **kw), fields, field)

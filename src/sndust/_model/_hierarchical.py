@@ -15,9 +15,9 @@ to a few hundredths of a magnitude, while D and A_V separately are known only to
 σ_μ̂ ⊕ σ0 ≈ 0.1 mag: in (D, A_V) the posterior is a thin ridge along D + A_V = const that
 a diagonal metric cannot follow. Sampling x = (D + A_V − μ̂)/0.1 mag instead
 (``distance_coordinate="apparent"``, the default; a shear, unit Jacobian) turns that ridge
-into an axis. On a simulated 30-SN survey (2 chains × 300 + 300 NUTS draws, diagonal
-metric) this cut the leapfrog steps per draw from 189 to 127 and raised the smallest
-hyperparameter ESS (σ_R) from 58 to 155. ``"distance"`` samples x = (D − μ̂)/0.1 mag.
+into an axis: shorter NUTS trajectories and a larger smallest hyperparameter ESS
+(benchmarks/README.md, "The apparent-distance coordinate"). ``"distance"`` samples
+x = (D − μ̂)/0.1 mag.
 Either way D is centred: a non-centred D would tie σ0 to every SN.
 
 ``D = μ + δM`` is BayeSN's "distance plus grey offset". In the hierarchical models

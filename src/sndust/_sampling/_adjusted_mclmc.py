@@ -61,10 +61,8 @@ class AdjustedMCLMC(AbstractSampler):
         thin: kernel steps per kept draw.
         target_accept: target acceptance rate.
         integration_steps: mean integration steps per proposal (L = integration_steps ×
-            step size). BlackJAX's default, 2, makes the sampler MALA-like: on a simulated
-            5-SN ``SinglePopulation`` survey it left σ_R at R-hat 1.47 after 4 × (1000 +
-            1000); 32 gave R-hat 1.00 and a minimum hyperparameter ESS of 1708 from 4000
-            draws (benchmarks/README.md).
+            step size). BlackJAX's default, 2, makes the sampler MALA-like and leaves the
+            population widths unmixed; 32 mixes them (benchmarks/README.md).
         diagonal_preconditioning: replace the Laplace variances by the pooled variances
             of the warm-up draws (False: keep the Laplace variances).
     """

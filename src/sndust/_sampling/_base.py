@@ -16,7 +16,8 @@ calling, per chain,
   step: ``key`` is the chain's key for the phase (warm-up or sampling) and ``index`` the
   step's number in it; the step's randomness is ``fold_in(key, index)`` (:func:`step_key`),
   so a run cut into batches, resumed or spread over devices draws the same numbers;
-  ``control`` is the stage's runtime form (:class:`Control`);
+  ``control`` is the stage's runtime form (``Control``, defined by the driver beside
+  ``REQUIRED_STATS``, the statistics it reads);
 - ``tuned(carry) -> dict`` at the end of warm-up (step size, inverse mass matrix, L, …);
 - ``pool(carries) -> array | None`` between stages, on all chains' carries (NumPy).
 
@@ -36,16 +37,12 @@ from typing import Any, ClassVar, NamedTuple
 import equinox as eqx
 import jax
 import numpy as np
-from jaxtyping import Array, Bool
+from jaxtyping import Array
 
-from .._custom_types import Scalar
 from .._errors import ConfigError
+from ._driver import REQUIRED_STATS, Control, run_sampler
 
 __all__ = ["AbstractSampler", "Carry", "Control", "Stage", "REQUIRED_STATS", "step_key"]
-
-#: statistics every sampler's ``Stats`` declares (the driver reads them); ``lp`` is the
-#: chain's log density, ``n_steps`` the gradient evaluations of the step
-REQUIRED_STATS = ("lp", "diverging", "n_steps", "step_size")
 
 
 class Stage(NamedTuple):
@@ -64,14 +61,6 @@ class Stage(NamedTuple):
     adapting: bool = True
     pooled: bool = False
     knob: float = 0.0
-
-
-class Control(NamedTuple):
-    """A stage as :meth:`AbstractSampler.step` sees it: runtime arrays, so that every
-    stage runs in the same compiled program."""
-
-    adapting: Bool[Array, ""]
-    knob: Scalar
 
 
 class Carry(NamedTuple):
@@ -191,6 +180,4 @@ class AbstractSampler(eqx.Module):
         Returns:
             a :class:`sndust.Posterior` (ArviZ InferenceData inside).
         """
-        from ._driver import run_sampler
-
         return run_sampler(self, model, key, **kwargs)

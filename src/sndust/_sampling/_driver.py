@@ -19,10 +19,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
+from jaxtyping import Array, Bool
 
 from .._compile import jit_once
+from .._custom_types import Scalar
 from .._errors import ConfigError
-from ._base import REQUIRED_STATS, Control
 from ._checkpoint import Checkpoint, model_fingerprint
 from ._devices import Placement
 from ._metric import BlockMetric
@@ -30,9 +31,21 @@ from ._precondition import Identity, Whitened, whiten
 from ._progress import Progress
 from ._starts import check_starts, initial_positions, jittered, laplace_metric, unit_metric
 
-__all__ = ["run_sampler"]
+__all__ = ["Control", "REQUIRED_STATS", "run_sampler"]
 
 _PHASE_INIT, _PHASE_WARMUP, _PHASE_SAMPLING = 0, 1, 2
+
+#: statistics every sampler's ``Stats`` declares (the driver reads them); ``lp`` is the
+#: chain's log density, ``n_steps`` the gradient evaluations of the step
+REQUIRED_STATS = ("lp", "diverging", "n_steps", "step_size")
+
+
+class Control(NamedTuple):
+    """A stage as :meth:`AbstractSampler.step` sees it: runtime arrays, so that every
+    stage runs in the same compiled program."""
+
+    adapting: Bool[Array, ""]
+    knob: Scalar
 
 
 def _chain_keys(key, phase: int, chains: int):

@@ -48,10 +48,10 @@ class MCLMC(AbstractSampler):
     run (:meth:`step` while adapting), with the chain's warm-up key. Unadjusted: the bias
     is set by ``desired_energy_var`` (energy-error variance per dimension).
 
-    Not for hierarchical surveys: on a simulated 30-SN ``SinglePopulation`` survey its
-    tuner leaves R-hat 1.25 (μ_R); given AdjustedMCLMC's pooled metric, the step that
-    mixes (R-hat ≤ 1.01) halves σ_R's posterior mean and cuts its sd by 40%, every R-hat fine
-    (benchmarks/README.md). Use :class:`AdjustedMCLMC` (exact, faster) or :class:`NUTS`.
+    Not for hierarchical surveys: there its tuner leaves the chains unmixed, and the step
+    that mixes them samples a biased posterior of the population widths with every R-hat
+    fine (benchmarks/README.md, "Unadjusted MCLMC on the 30-SN recovery survey").
+    Use :class:`AdjustedMCLMC` (exact, faster) or :class:`NUTS`.
 
     Args:
         num_warmup: tuning steps.

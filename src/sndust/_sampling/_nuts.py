@@ -51,10 +51,9 @@ class NUTS(AbstractSampler):
         mass: ``"diag"`` (default), ``"dense"`` or ``"block"`` (a dense block per SN
             and a diagonal for the hyperparameters, see :mod:`sndust._sampling._metric`)
             inverse mass matrix.
-        target_accept: dual-averaging target acceptance rate (default 0.9: on a
-            simulated 30-SN survey, one chain of four at 0.8 stuck in a high-curvature
-            corner with 96% divergences; 0.9 and 0.95 sampled it cleanly, at ~1.2× and
-            ~1.4× the cost, see benchmarks/README.md).
+        target_accept: dual-averaging target acceptance rate (default 0.9: at 0.8 a
+            chain can stick in a high-curvature corner of a hierarchical survey; see
+            benchmarks/README.md, "A stranded chain").
         max_tree_depth: maximum number of trajectory doublings.
         initial_step_size: step size at the start of warm-up.
     """

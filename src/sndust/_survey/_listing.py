@@ -122,12 +122,39 @@ def _read_ignore(ignore_file: Path, listing: Listing) -> None:
         listing.ignore.setdefault(name, f"{ignore_file}:{lineno}")
 
 
-def collect(path: Any, *, ignore_file: Any = True, missing: str = "raise") -> Listing:
+def _expand(path: Path, pattern: str | None) -> list[Path]:
+    """The files a glob ``path`` matches, or those ``pattern`` matches in the directory
+    ``path``; otherwise ``[path]``."""
+    if any(c in str(path) for c in "*?["):
+        if pattern is not None:
+            raise ConfigError("give a glob in path or pattern, not both", field="pattern")
+        anchor = Path(path.anchor) if path.is_absolute() else Path()
+        relative = path.relative_to(anchor) if path.is_absolute() else path
+        matched = sorted(anchor.glob(str(relative)))
+        if not matched:
+            raise DataError("no files match this glob", file=str(path))
+        return matched
+    if pattern is None:
+        return [path]
+    if not path.is_dir():
+        raise ConfigError(f"{path} is not a folder (pattern needs one)", field="path")
+    matched = sorted(path.glob(pattern))
+    if not matched:
+        raise ConfigError(f"no files match {pattern!r} in {path}", field="pattern")
+    return matched
+
+
+def collect(
+    path: Any, *, ignore_file: Any = True, missing: str = "raise", pattern: str | None = None
+) -> Listing:
     """Resolve the ``path`` argument of :meth:`Survey.from_snana` into files to read.
 
     Args:
         path: a light-curve file, a FITS HEAD or PHOT file, a ``.LIST`` file, a data
-            directory (containing a ``.LIST``), or a list of any of these.
+            directory (containing a ``.LIST``), a glob of files (``lcs/*.txt``), or a list
+            of any of these.
+        pattern: a glob of light-curve files inside each directory of ``path``, read
+            instead of the directory's ``.LIST``.
         ignore_file: ``True`` to honour the ``<list name>.IGNORE`` file beside each
             ``.LIST`` if present, ``False`` to ignore none, or the path of an ignore file.
             Ignore files list SNIDs (or listed file names) to leave out, one per line.
@@ -148,10 +175,12 @@ def collect(path: Any, *, ignore_file: Any = True, missing: str = "raise") -> Li
         )
     listing = Listing()
     list_files: list[Path] = []
+    expanded = []
     for item in items:
         if not isinstance(item, str | os.PathLike):
             raise ConfigError(f"expected a path, got {item!r}", field="path")
-        p = Path(item)
+        expanded += _expand(Path(item), pattern)
+    for p in expanded:
         if not p.exists():
             raise DataError("no such file or directory", file=str(p))
         if p.is_dir():

@@ -370,12 +370,16 @@ class Survey:
         z_err_floor: Any = None,
         ignore_file: Any = True,
         missing: str = "raise",
+        pattern: str | None = None,
     ) -> Survey:
         """Read SNANA light curves.
 
         Args:
             path: an SNANA text file, a FITS ``_HEAD.FITS(.gz)`` (or ``_PHOT``) file, a
-                ``.LIST`` file, a data directory holding ``<dir>.LIST``, or a list of these.
+                ``.LIST`` file, a data directory holding ``<dir>.LIST``, a glob of files,
+                or a list of these.
+            pattern: a glob of light-curve files inside each directory of ``path``
+                (read instead of its ``.LIST``), e.g. ``"Foundation_DR1_*.txt"``.
             bands: mapping from band names in the files to sndust filter names, e.g.
                 ``{"g": "g_PS1", ...}``; names not in it are kept as they are.
             peak_mjd_key: header key of the peak date (falls back to ``PEAKMJD``).
@@ -387,7 +391,7 @@ class Survey:
                 or is recorded in ``drops`` and skipped (``"drop"``).
         """
         band_map = check_band_map(bands)
-        listing = collect(path, ignore_file=ignore_file, missing=missing)
+        listing = collect(path, ignore_file=ignore_file, missing=missing, pattern=pattern)
         drops = list(listing.drops)
         curves: list[LightCurve] = []
         for entry in listing.entries:
