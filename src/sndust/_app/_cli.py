@@ -1,5 +1,4 @@
-"""The sndust command: a simulated-survey demo, configured fits and simulations, and
-posterior summaries.
+"""The sndust command: a demo, configured fits and simulations, posterior summaries.
 
     sndust demo [--n-sn 100] [--chains 2] [--warmup 200] [--samples 200] [--out DIR]
     sndust fit CONFIG.yaml [--set SECTION.KEY=VALUE ...] [--resume]
