@@ -34,7 +34,15 @@ from ._schema import (
     example_configs,
 )
 
-__all__ = ["build", "build_design", "build_population", "build_sed", "load_config"]
+__all__ = [
+    "build",
+    "build_design",
+    "build_dust",
+    "build_population",
+    "build_sampler",
+    "build_sed",
+    "load_config",
+]
 
 
 def load_config(
@@ -123,7 +131,7 @@ def _check_models(cfg: dict, command: str, source: _Source) -> None:
             values["dust_options"] = _check_options(
                 dust, values["dust_options"], "model.dust_options"
             )
-            build(dust, values["dust_options"], "model.dust_options")
+            build_dust(values)
             _check_sampler(cfg["sampler"])
             _check_survey(cfg["survey"], source)
         population = build_population(
@@ -145,7 +153,7 @@ def _check_sampler(values: dict) -> None:
             raise ConfigError("method MAP takes no options", field="sampler.options")
         return
     values["options"] = _check_options(cls, values["options"], "sampler.options", _SAMPLER_RESERVED)
-    build(cls, sampler_options(values), "sampler.options")
+    build_sampler(values)
 
 
 def sampler_options(values: dict) -> dict:
@@ -213,23 +221,32 @@ def build_population(name: str, options: Mapping, field: str = "model.population
     """The population called ``name`` (built-in, or ``module:Class``), with ``options``."""
     cls = _registry.resolve("population", name, field)
     where = f"{field.rsplit('.', 1)[0]}.population_options"
-    options = _check_types(options, _registry.describe(cls), where)
-    try:
-        return cls(**options)
-    except TypeError as err:
-        raise ConfigError(f"{cls.__name__}: {err}", field=where) from None
+    return build(cls, _check_types(options, _registry.describe(cls), where), where)
 
 
-def build(cls, options: Mapping, field: str):
-    """``cls(**options)``, its refusals reported at ``field`` (``field.name`` where the
-    class names the offending option)."""
+def build(factory: Callable, options: Mapping, field: str):
+    """``factory(**options)``, its refusals reported at ``field`` (``field.name`` where
+    they name a field), prefixed with the class's name when ``factory`` is a class."""
+    prefix = f"{factory.__name__}: " if isinstance(factory, type) else ""
     try:
-        return cls(**options)
+        return factory(**options)
     except TypeError as err:
-        raise ConfigError(f"{cls.__name__}: {err}", field=field) from None
+        raise ConfigError(f"{prefix}{err}", field=field) from None
     except ConfigError as err:
-        name = f"{field}.{err.field}" if err.field and err.field in options else field
-        raise ConfigError(f"{cls.__name__}: {err.message}", field=name) from None
+        name = f"{field}.{err.field}" if err.field else field
+        raise ConfigError(f"{prefix}{err.message}", field=name) from None
+
+
+def build_sampler(values: dict):
+    """The sampler a validated ``sampler`` section names, or None for ``MAP``."""
+    cls = _registry.resolve("sampler", values["method"], "sampler.method")
+    return None if cls is None else build(cls, sampler_options(values), "sampler.options")
+
+
+def build_dust(section: dict, name: str = "model"):
+    """The dust law a validated ``model`` (or ``simulate``) section names."""
+    cls = _registry.resolve("dust", section["dust"], f"{name}.dust")
+    return build(cls, section.get("dust_options", {}), f"{name}.dust_options")
 
 
 def _check_types(options: Mapping, kinds: Mapping[str, str], field: str) -> dict:
@@ -242,17 +259,6 @@ def _check_types(options: Mapping, kinds: Mapping[str, str], field: str) -> dict
         if kind != "any":
             out[name] = _check(value, _Key(kind), f"{field}.{name}", _Source(None, {}, Path()))
     return out
-
-
-def _construct(factory: Callable, options: Mapping, field: str):
-    try:
-        return factory(**options)
-    except TypeError as err:
-        raise ConfigError(f"{err}", field=field) from None
-    except ConfigError as err:
-        raise ConfigError(
-            err.message, field=f"{field}.{err.field}" if err.field else field
-        ) from None
 
 
 def build_sed(name: str, field: str = "model.sed"):
@@ -295,4 +301,4 @@ def build_design(value: Any, field: str = "simulate.design"):
     for name, v in fields.items():  # YAML integers where the design holds floats
         if isinstance(v, int) and not isinstance(v, bool) and name not in ("name",):
             fields[name] = float(v)
-    return _construct(lambda **kw: dataclasses.replace(start, **kw), fields, field)
+    return build(lambda **kw: dataclasses.replace(start, **kw), fields, field)

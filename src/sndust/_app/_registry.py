@@ -40,15 +40,14 @@ BUILTINS: dict[str, tuple[str, ...]] = {
 @dataclasses.dataclass(frozen=True)
 class _Kind:
     what: str  # how an unknown name is reported
-    base: str | None  # the sndust base class a module:Class must subclass
+    base: str  # the sndust base class a module:Class must subclass
 
 
+#: kinds named by a class (SED models and formats are names only: ``names``)
 KINDS = {
-    "sed": _Kind("SED model", None),
     "dust": _Kind("value", "AbstractDustLaw"),
     "population": _Kind("population", "DustPopulation"),
     "sampler": _Kind("value", "AbstractSampler"),
-    "format": _Kind("value", None),
 }
 
 
@@ -74,7 +73,7 @@ def resolve(kind: str, name: str, field: str):
     import sndust as sd
 
     spec = KINDS[kind]
-    if spec.base is not None and ":" in name:
+    if ":" in name:
         module, _, attr = name.partition(":")
         try:
             cls = getattr(importlib.import_module(module), attr)
@@ -85,9 +84,9 @@ def resolve(kind: str, name: str, field: str):
             raise ConfigError(f"{name!r} is not a {spec.base} subclass", field=field)
         return cls
     if name not in BUILTINS[kind]:
-        mine = f", or 'module:Class' of your own {kind}" if spec.base is not None else ""
+        mine = f", or 'module:Class' of your own {kind}"
         raise ConfigError(unknown(name, BUILTINS[kind], spec.what) + mine, field=field)
-    if kind in ("sed", "format") or name == "MAP":
+    if name == "MAP":
         return None
     return getattr(sd, name)
 

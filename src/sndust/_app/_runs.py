@@ -12,23 +12,16 @@ import numpy as np
 import yaml
 
 from .._errors import ConfigError
-from . import _registry
 from ._config import (
-    build,
     build_design,
+    build_dust,
     build_population,
+    build_sampler,
     build_sed,
-    sampler_options,
 )
 from ._report import per_sn_coverage, print_recovery, recovery_table, write_figures
 
 __all__ = ["load_survey", "run_fit", "run_simulate"]
-
-
-def build_dust(section: dict):
-    """The dust law a validated ``model`` (or ``simulate``) section names."""
-    cls = _registry.resolve("dust", section["dust"], "model.dust")
-    return build(cls, section.get("dust_options", {}), "model.dust_options")
 
 
 def _say(quiet: bool):
@@ -55,7 +48,7 @@ def run_simulate(cfg: dict, *, quiet: bool = False) -> dict[str, Any]:
     try:
         survey, truth = sd.simulate_survey(
             jax.random.key(sim["seed"]), sed, population, n_sn=sim["n_sn"], hyper=hyper,
-            design=design, dust=build_dust(sim),
+            design=design, dust=build_dust(sim, "simulate"),
         )  # fmt: skip
     except ConfigError as err:
         if err.message.startswith("unknown hyperparameters"):
@@ -250,8 +243,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
             key=k_run,
         )  # fmt: skip
     else:
-        sampler_class = _registry.resolve("sampler", s["method"], "sampler.method")
-        sampler = build(sampler_class, sampler_options(s), "sampler.options")
+        sampler = build_sampler(s)
         # resumed: the checkpoint holds the starts (a MAP start is not recomputed)
         init = None if resume else (start if start is not None else s["init"])
         post = sampler.run(

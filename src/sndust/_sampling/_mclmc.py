@@ -99,7 +99,7 @@ class MCLMC(AbstractSampler):
         kernel = self._kernel()
 
         def tune(carry):
-            params = blackjax().adaptation.mclmc_adaptation.MCLMCAdaptationState(*carry[1])
+            params = blackjax().adaptation.mclmc_adaptation.MCLMCAdaptationState(*carry.adaptation)
             state, params, n_steps = blackjax().mclmc_find_L_and_step_size(
                 mclmc_kernel=kernel,
                 num_steps=self.num_warmup,
