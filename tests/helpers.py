@@ -5,6 +5,10 @@ subprocess script (_sampling_script.py) import from here; so do new tests."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import jax
 
 import sndust as sd
@@ -68,3 +72,11 @@ def assert_recovered(post, hyper=HYPER):
         assert row["ess_bulk"] > 300, table
     assert float(rhat["sigma_R"]) < 1.03, table
     assert table.loc["sigma_R", "ess_bulk"] > 150, table
+
+
+def sndust(*args, cwd=None, timeout=900) -> subprocess.CompletedProcess:
+    """``sndust ARGS`` in a fresh process (its output captured, warnings off)."""
+    return subprocess.run(
+        [sys.executable, "-m", "sndust", *args], capture_output=True, text=True,
+        timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )  # fmt: skip

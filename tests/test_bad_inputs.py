@@ -2,11 +2,13 @@
 column) and what was expected -- never a raw NumPy/astropy/KeyError traceback.
 
 Text cases are checked-in files under tests/bad_inputs/ (each starts with a comment
-saying what is wrong); FITS and in-memory cases are built here.
+saying what is wrong; the gzip-compressed ones say it inside, or are binary); FITS and
+in-memory cases are built here.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +19,14 @@ import pytest
 from astropy.io import fits
 from astropy.table import MaskedColumn, Table
 
-from sndust import ConfigError, DataError, SndustError
+import sndust as sd
+from sndust import ConfigError, DataError, ModelError, SndustError
 from sndust._survey import Survey
 
 CORPUS = Path(__file__).parent / "bad_inputs"
+#: Read with the band names in the files taken as sndust filter names.
+auto = functools.partial(Survey.from_snana, bands="auto")
+PS1 = {b: f"{b}_PS1" for b in "griz"}
 
 
 @dataclass(frozen=True)
@@ -34,12 +40,29 @@ class Case:
     field: str | None = None
     says: str = ""
     error: type = DataError
-    read: Callable[[Path], Any] = Survey.from_snana
+    read: Callable[[Path], Any] = auto
     name: str | None = None
 
 
-def table(path: Path) -> Survey:
-    return Survey.from_bayesn_table(path, data_root=CORPUS)
+def table(path: Path, bands: Any = "auto") -> Survey:
+    return Survey.from_bayesn_table(path, data_root=CORPUS, bands=bands)
+
+
+def mapped(bands: Any) -> Callable[[Path], Survey]:
+    return functools.partial(Survey.from_snana, bands=bands)
+
+
+@functools.cache
+def _t21():
+    return sd.BayeSNModel.load("T21")
+
+
+def prepare(path: Path):
+    """Read with bands='auto', then build the forward model's inputs."""
+    return sd.prepare(auto(path), _t21())
+
+
+_NO_MAP_FIX = "or bands='auto' to use the names in the files as sndust filter names"
 
 
 TEXT_CASES = [
@@ -85,6 +108,107 @@ TEXT_CASES = [
     Case("bayesn_table_missing_file.txt", 4, "files", "'nowhere.txt' not found", read=table),
     Case("bayesn_table_short_row.txt", 3, None, "4 values but the header names 5", read=table),
     Case("bayesn_table_empty.txt", None, None, "empty data table", read=table),
+    # --- bands: every band in the files must be mapped, or bands='auto'
+    Case(
+        "unmapped_band.txt",
+        16,
+        "FLT",
+        "SN 'unmapped_band': band 'z' is not in the band map (it names g, r, i); add it "
+        "to the band map, " + _NO_MAP_FIX,
+        read=mapped({"g": "g_PS1", "r": "r_PS1", "i": "i_PS1"}),
+    ),
+    Case(
+        "no_band_map.txt",
+        13,
+        "FLT",
+        "no band map given for band 'g' (the bands in this file: g, r, i, z)",
+        read=Survey.from_snana,
+    ),
+    Case(
+        "unmapped_band_column_band.txt",
+        14,
+        "BAND",
+        "band 'SDSS-r' is not in the band map (it names SDSS-g)",
+        read=mapped({"SDSS-g": "g_SDSS"}),
+    ),
+    Case(
+        "bayesn_table_unmapped_band.txt",
+        15,
+        "FLT",
+        "band 'i' is not in the band map (it names g, r)",
+        read=functools.partial(table, bands={"g": "g_PS1", "r": "r_PS1"}),
+        name="lonely.txt",
+    ),
+    Case(
+        "bayesn_table_unmapped_band.txt",
+        13,
+        "FLT",
+        "no band map given for band 'g'",
+        read=functools.partial(table, bands=None),
+        name="lonely.txt",
+    ),
+    Case(
+        "unknown_filter.txt",
+        None,
+        "band",
+        "band 'Q', first observed by SN 'unknown_filter' (1 SN in all), is not a filter "
+        "sndust knows: unknown filter 'Q'",
+        error=ModelError,
+        read=prepare,
+    ),
+    # --- a header key given twice with different values
+    Case(
+        "duplicate_header_redshift.txt",
+        9,
+        "REDSHIFT_HELIO",
+        "REDSHIFT_HELIO given twice with different values: 0.03 on line 5, 0.04 here",
+    ),
+    Case(
+        "duplicate_header_snid.txt",
+        9,
+        "SNID",
+        "'duplicate_header_snid' on line 3, 'another_name' here",
+    ),
+    Case("duplicate_header_peak_mjd.txt", 9, "SEARCH_PEAKMJD", "57400.0 on line 7, 57410.0"),
+    Case("duplicate_header_error.txt", 9, "MWEBV_ERR", "0.001 on line 4, 0.005 here"),
+    Case("duplicate_header_case.txt", 9, "redshift_cmb", "REDSHIFT_CMB given twice"),
+    Case("duplicate_header_same_line.txt", 9, "FIELD", "'C3' on line 9, 'C4' here"),
+    # --- one MJD and band observed twice, differently
+    Case(
+        "conflicting_repeated_obs.txt",
+        15,
+        "MJD",
+        "SN 'conflicting_repeated_obs': MJD 57390.0 in band 'g' observed twice with "
+        "different values: flux 1000.0 +- 20.0 at line 13, 1100.0 +- 20.0 here",
+    ),
+    Case("conflicting_repeated_obs_error.txt", 17, "MJD", "2000.0 +- 30.0 at line 14"),
+    Case(
+        "bayesn_table_conflict.txt",
+        13,
+        "MJD",
+        "flux 2000.0 +- 30.0 at line 14 of " + str(CORPUS / "split_light_curve" / "part1.txt"),
+        read=table,
+        name="part2.txt",
+    ),
+    Case("split_light_curve", None, "SNID", "SNID 'split' appears twice", name="part2.txt"),
+    # --- SNIDs that result tables (FITRES) cannot hold
+    Case("snid_with_space.txt", 3, "SNID", "SNID 'SN 2016W' cannot name the SN in result"),
+    Case("snid_empty.txt", 3, "SNID", "SNID '' cannot name the SN in result tables"),
+    Case("snid_control_character.txt", 3, "SNID", "a non-printable character"),
+    # --- gzip-compressed text files, recognised by their first bytes
+    Case("gzip_nan_fluxcal.txt", 16, "FLUXCAL", "expected a finite flux"),
+    Case("gzip_binary_content.txt.gz", None, None, "gzip-compressed, but what it holds is not"),
+    Case("gzip_truncated.txt.gz", None, None, "gzip-compressed, but cannot be decompressed"),
+    # --- LIST files, counts
+    Case(
+        "list_names_itself",
+        2,
+        None,
+        "'list_names_itself.LIST' is this LIST file itself",
+        name="list_names_itself.LIST",
+    ),
+    Case("list_names_folder", 2, None, "'sub' is a folder", name="list_names_folder.LIST"),
+    Case("negative_nobs.txt", 10, "NOBS", "expected a whole number >= 0, got -4"),
 ]
 
 
@@ -102,7 +226,9 @@ def check(case: Case, exc: BaseException) -> None:
     assert case.says in message, message
 
 
-@pytest.mark.parametrize("case", TEXT_CASES, ids=lambda c: c.path)
+@pytest.mark.parametrize(
+    "case", TEXT_CASES, ids=lambda c: c.path + ("" if c.line is None else f":{c.line}")
+)
 def test_corpus(case):
     with pytest.raises(SndustError) as info:
         case.read(CORPUS / case.path)
@@ -119,7 +245,7 @@ def test_files_in_a_list_of_paths():
     """The same checks apply to files given as a list; the first bad one is reported."""
     files = [CORPUS / "duplicate_snid" / "first.txt", CORPUS / "nan_fluxcal.txt"]
     with pytest.raises(DataError, match=r"nan_fluxcal.txt:16, field 'FLUXCAL'"):
-        Survey.from_snana(files)
+        Survey.from_snana(files, bands="auto")
 
 
 # --------------------------------------------------------------------------- FITS
@@ -132,17 +258,20 @@ def _write_pair(
     ptr_max: int = 4,
     phot_columns: tuple = ("MJD", "BAND", "FLUXCAL", "FLUXCALERR"),
     flux: tuple = (1.0, 2.0, 3.0, 4.0),
+    mjd: tuple = (57400.0, 57401.0, 57402.0, 57403.0),
+    band: tuple = ("1A", "g"),
+    snid: str = "sn1",
     head_columns: tuple = ("SNID", "REDSHIFT_HELIO", "PEAKMJD", "PTROBS_MIN", "PTROBS_MAX"),
 ) -> tuple[Path, Path]:
     head_path, phot_path = tmp_path / "T_HEAD.FITS", tmp_path / "T_PHOT.FITS"
     phot_values = {
-        "MJD": ("D", np.arange(n_phot) + 57400.0),
-        "BAND": ("1A", ["g"] * n_phot),
+        "MJD": ("D", np.asarray(mjd[:n_phot])),
+        "BAND": (band[0], [band[1]] * n_phot),
         "FLUXCAL": ("D", np.asarray(flux[:n_phot])),
         "FLUXCALERR": ("D", np.ones(n_phot)),
     }
     head_values = {
-        "SNID": ("8A", ["sn1"]),
+        "SNID": ("8A", [snid]),
         "REDSHIFT_HELIO": ("D", [0.03]),
         "PEAKMJD": ("D", [57401.0]),
         "PTROBS_MIN": ("J", [1]),
@@ -159,7 +288,7 @@ def _write_pair(
 
 def test_fits_pair_reads(tmp_path):
     head, _ = _write_pair(tmp_path)
-    survey = Survey.from_snana(head)
+    survey = Survey.from_snana(head, bands="auto")
     assert survey.snid == ("sn1",) and survey.mask.sum() == 4 and survey.peak_mjd[0] == 57401.0
 
 
@@ -200,6 +329,42 @@ FITS_CASES = [
         "REDSHIFT_HELIO",
         "no heliocentric redshift",
     ),
+    (
+        "phot_band_numbers",
+        {"band": ("J", 1)},
+        "head",
+        "T_PHOT.FITS",
+        "BAND",
+        "PHOT column BAND holds int32 values; expected band names",
+    ),
+    (
+        "phot_unmapped_band",
+        {"bands": {"r": "r_PS1"}},
+        "head",
+        "T_PHOT.FITS",
+        "BAND",
+        "SN 'sn1', PHOT row 1: band 'g' is not in the band map (it names r)",
+    ),
+    (
+        "phot_no_band_map",
+        {"bands": None},
+        "phot",
+        "T_PHOT.FITS",
+        "BAND",
+        "SN 'sn1', PHOT row 1: no band map given for band 'g' (the bands in this file: g)",
+    ),
+    (
+        "phot_repeated_obs_conflict",
+        {"mjd": (57400.0, 57400.0, 57402.0, 57403.0)},
+        "head",
+        "T_PHOT.FITS",
+        "MJD",
+        "SN 'sn1', PHOT row 2: MJD 57400.0 in band 'g' observed twice with different "
+        "values: flux 1.0 +- 1.0 at PHOT row 1, 2.0 +- 1.0 here",
+    ),
+    ("head_snid_space", {"snid": "sn 1"}, "head", "T_HEAD.FITS", "SNID", "HEAD row 1: SNID 'sn 1'"),
+    ("head_snid_empty", {"snid": ""}, "head", "T_HEAD.FITS", "SNID", "SNID '' cannot name"),
+    ("head_snid_hash", {"snid": "sn#1"}, "head", "T_HEAD.FITS", "SNID", "contains '#'"),
 ]
 
 
@@ -207,9 +372,11 @@ FITS_CASES = [
     "kwargs, given, named, field, says", [c[1:] for c in FITS_CASES], ids=[c[0] for c in FITS_CASES]
 )
 def test_fits_cases(tmp_path, kwargs, given, named, field, says):
+    kwargs = dict(kwargs)
+    bands = kwargs.pop("bands", "auto")
     head, phot = _write_pair(tmp_path, **kwargs)
     with pytest.raises(DataError) as info:
-        Survey.from_snana(head if given == "head" else phot)
+        Survey.from_snana(head if given == "head" else phot, bands=bands)
     check(Case(named, None, field, says), info.value)
 
 
@@ -218,7 +385,7 @@ def test_fits_not_fits(tmp_path):
     head.write_text("SNID: not a FITS file\n")
     phot.write_text("neither\n")
     with pytest.raises(DataError) as info:
-        Survey.from_snana(head)
+        Survey.from_snana(head, bands="auto")
     check(Case("T_HEAD.FITS", None, None, "not a readable FITS HEAD file"), info.value)
 
 
@@ -239,7 +406,7 @@ def _table(**meta) -> Table:
 
 
 def test_table_reads():
-    survey = Survey.from_tables(_table())
+    survey = Survey.from_tables(_table(), bands="auto")
     np.testing.assert_allclose(survey.fluxcal[0], [10.0, 20.0])
 
 
@@ -264,14 +431,33 @@ def test_table_reads():
             "flux",
             "row 1: missing (masked) value",
         ),
+        (lambda t: t.meta.update(name="sn 1"), "SNID", "table.meta: SNID 'sn 1' cannot name"),
+        (
+            lambda t: t.replace_column("mjd", [1.0, 1.0]) or t.replace_column("band", ["g", "g"]),
+            "MJD",
+            "SN 'sn1', row 2: MJD 1.0 in band 'g' observed twice with different values",
+        ),
     ],
 )
 def test_table_cases(make, field, says):
     t = _table()
     make(t)
     with pytest.raises(DataError) as info:
-        Survey.from_tables([t])
+        Survey.from_tables([t], bands="auto")
     check(Case("my_table.ecsv", None, field, says), info.value)
+
+
+@pytest.mark.parametrize(
+    "bands, says",
+    [
+        ({"g": "g_PS1"}, "SN 'sn1', row 2: band 'r' is not in the band map (it names g)"),
+        (None, "SN 'sn1', row 1: no band map given for band 'g' (the bands in this file: g, r)"),
+    ],
+)
+def test_table_band_map(bands, says):
+    with pytest.raises(DataError) as info:
+        Survey.from_tables([_table()], bands=bands)
+    check(Case("my_table.ecsv", None, "band", says), info.value)
 
 
 # --------------------------------------------------------------------------- arguments
@@ -288,6 +474,16 @@ ARGUMENT_CASES = [
     ),
     ("bands_in_table_route", lambda: Survey.from_tables([_table()], bands="g"), "bands"),
     (
+        "bands_auto_misspelt",
+        lambda: Survey.from_snana(CORPUS / "no_list_dir" / "lonely.txt", bands="AUTO"),
+        "bands",
+    ),
+    (
+        "bands_in_bayesn_route",
+        lambda: Survey.from_bayesn_table(CORPUS / "bayesn_table_conflict.txt", bands=3),
+        "bands",
+    ),
+    (
         "missing_option",
         lambda: Survey.from_snana(CORPUS / "no_list_dir", missing="skip"),
         "missing",
@@ -301,7 +497,7 @@ ARGUMENT_CASES = [
     ("empty_path_list", lambda: Survey.from_snana([]), "path"),
     (
         "z_err_floor",
-        lambda: Survey.from_snana(CORPUS / "no_list_dir" / "lonely.txt", z_err_floor=-1),
+        lambda: auto(CORPUS / "no_list_dir" / "lonely.txt", z_err_floor=-1),
         "z_err_floor",
     ),
     ("tables_not_tables", lambda: Survey.from_tables([{"mjd": [1.0]}]), "tables[0]"),
@@ -328,6 +524,13 @@ def test_argument_cases(call, field):
         ({"z_hel": [0.1, 0.2]}, "z_hel", "one value per supernova (1), got 2"),
         ({"z_hel": [-0.1]}, "REDSHIFT_HELIO", "expected a redshift > 0"),
         ({"snid": ["a", "b"]}, "mjd", "one array per supernova (2), got 1"),
+        ({"snid": [""]}, "SNID", "snid[0]: SNID '' cannot name the SN in result tables"),
+        (
+            {"mjd": [[1.0, 1.0]], "band": [["g", "g"]]},
+            "MJD",
+            "SN 'sn', observation 2: MJD 1.0 in band 'g' observed twice with different "
+            "values: flux 1.0 +- 0.1 at observation 1, 2.0 +- 0.1 here",
+        ),
     ],
 )
 def test_array_cases(kwargs, field, says):

@@ -1,7 +1,9 @@
-"""Checkpoints (interrupt, SIGKILL, resume, refusal, corruption) and fake CPU devices."""
+"""Checkpoints (interrupt, SIGKILL, resume, refusal, corruption, tampering) and fake CPU
+devices."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +17,7 @@ import numpy as np
 import pytest
 
 import sndust as sd
-from sndust._sampling._checkpoint import Checkpoint
+from sndust._sampling._checkpoint import Checkpoint, _digest, _file_digest
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "_sampling_script.py"
@@ -206,6 +208,206 @@ def test_a_start_without_finite_log_density_is_refused_before_anything_is_writte
             model, jax.random.key(1), chains=2, init=init, checkpoint=path, progress=False
         )
     assert not path.exists()
+
+
+# ---------------------------------------------------------------------------- tampering
+def _tampered(path, tmp_path, edit, reseal=True):
+    """A copy of the checkpoint ``path`` changed by ``edit(f)`` (the open HDF5 file); with
+    ``reseal``, its file-level checksum recomputed, as someone rewriting the file on
+    purpose would (the checks of shapes and values must catch what remains)."""
+    copy = tmp_path / "tampered.h5"
+    copy.write_bytes(path.read_bytes())
+    with h5py.File(copy, "r+") as f:
+        edit(f)
+        if reseal:
+            f.attrs["sha256"] = _file_digest(f)
+    return copy
+
+
+def _set(name, value):
+    def edit(f):
+        f.attrs[name] = value
+
+    return edit
+
+
+def _delete(name):
+    def edit(f):
+        del (f if name in f else f.attrs)[name]
+
+    return edit
+
+
+def _replace(name, change):
+    """Dataset ``name`` rewritten as ``change(array)``, its own checksum recomputed."""
+
+    def edit(f):
+        a = np.asarray(change(f[name][()]))
+        del f[name]
+        f.create_dataset(name, data=a).attrs["sha256"] = _digest(a)
+
+    return edit
+
+
+def _refused(saved_run, path, error, match):
+    """Resuming ``path`` raises ``error`` matching ``match``, and the message names it."""
+    model, sampler, _ = saved_run
+    with pytest.raises(error, match=match) as raised:
+        sampler.run(model, jax.random.key(1), resume=path, **SAVED)
+    assert str(path) in str(raised.value)
+
+
+def test_an_untouched_copy_resumes_to_the_saved_draws(saved_run, tmp_path):
+    model, sampler, path = saved_run
+    copy = _tampered(path, tmp_path, lambda f: None, reseal=False)
+    post = sampler.run(model, jax.random.key(1), resume=copy, **SAVED)
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(post.sample_stats["lp"].values, f["stats/lp"][()])
+
+
+EDITS = {  # saved: phase "sampling", done 40 (all of num_samples), 13 carry leaves
+    "done": _set("done", 30),
+    "phase": _set("phase", "warmup"),
+    "n_carry": _set("n_carry", 12),
+    "seconds": _set("seconds", '{"warmup": 0.0, "sampling": 0.0}'),
+    "config": _set("config", "{}"),
+    "fingerprint": _set("fingerprint", "0" * 64),
+    "extra attribute": _set("note", "hello"),
+    "draws": _replace("draws", lambda a: a[:, :30]),
+    "stats/lp": _replace("stats/lp", lambda a: a + 1.0),
+    "deleted dataset": _delete("stats/lp"),
+    "added dataset": lambda f: f.create_dataset("stats/extra", data=np.zeros((2, 40))),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_an_edited_checkpoint_fails_the_file_checksum(saved_run, tmp_path, edit):
+    """Every attribute that decides what is resumed, and the name and digest of every
+    dataset, are under one checksum: an edit that leaves it is refused before anything
+    is used."""
+    path = _tampered(saved_run[2], tmp_path, edit, reseal=False)
+    _refused(saved_run, path, sd.DataError, "attributes fail their checksum: the file was edited")
+
+
+RESEALED = {  # the checksum recomputed: what is left must still be refused, by name
+    "done below": (_set("done", 30), r"'draws': expected shape \(2, 30, \d+\), found \(2, 40,"),
+    "done beyond": (_set("done", 70), "done = 70 is beyond the 40 draws of the sampling"),
+    "done negative": (_set("done", -3), "done must be an integer ≥ 0, found -3"),
+    "done not an integer": (_set("done", 12.5), "done must be an integer"),
+    "phase valid": (_set("phase", "warmup"), "'draws': the dataset does not belong .* 'warmup'"),
+    "phase invalid": (_set("phase", "banana"), "phase must be 'warmup' or 'sampling'"),
+    "n_carry": (_set("n_carry", 12), "n_carry is 12, but the file holds the carry datasets"),
+    "seconds": (_set("seconds", "[]"), "seconds is not a JSON object"),
+    "config not JSON": (_set("config", "{oops"), "config is not a JSON object"),
+    "draws": (
+        _replace("draws", lambda a: a[:, :30]),
+        r"'draws': expected shape \(2, 40, \d+\), found \(2, 30,",
+    ),
+    "init": (_replace("init", lambda a: a[:, :-1]), r"'init': expected shape \(2, \d+\)"),
+    "init dtype": (
+        _replace("init", lambda a: a.astype(np.float32)),
+        "'init': expected dtype float64, found float32",
+    ),
+    "init text": (
+        _replace("init", lambda a: a.astype(bytes)),
+        "'init': expected numbers, found dtype",
+    ),
+    "carry leaf": (
+        _replace("carry/000", lambda a: a[:, :-1]),
+        r"'carry/000': expected shape \(2, \d+\), found",
+    ),
+    "stats entry": (_replace("stats/lp", lambda a: a[:, 1:]), r"'stats/lp': expected shape"),
+    "warm-up stats entry": (
+        _replace("warmup_stats/lp", lambda a: a[:1]),
+        r"'warmup_stats/lp': expected shape \(2, 60\), found \(1, 60\)",
+    ),
+    "metric": (
+        _replace("precondition/metric_chol", lambda a: a[:-1]),
+        "'precondition/metric_chol': expected shape",
+    ),
+    "metric index": (
+        _replace("precondition/metric_index", lambda a: a[::-1]),
+        "'precondition/metric_index': the dataset does not match the model's parameter",
+    ),
+    "draws deleted": (_delete("draws"), "'draws': the dataset is missing"),
+    "init deleted": (_delete("init"), "'init': the dataset is missing"),
+    "stats entry deleted": (_delete("stats/lp"), "'stats/lp': the dataset is missing"),
+    "carry leaf deleted": (_delete("carry/012"), "n_carry is 13, but"),
+    "carry group deleted": (_delete("carry"), "n_carry is 13, but"),
+    "stats entry added": (
+        lambda f: f.create_dataset("stats/extra", data=np.zeros((2, 40))).attrs.create(
+            "sha256", _digest(np.zeros((2, 40)))
+        ),
+        "'stats/extra': the dataset does not belong",
+    ),
+    "stray dataset": (
+        lambda f: f.create_dataset("notes", data=np.zeros(3)).attrs.create(
+            "sha256", _digest(np.zeros(3))
+        ),
+        "'notes': the dataset does not belong",
+    ),
+}
+
+
+@pytest.mark.parametrize(("edit", "match"), RESEALED.values(), ids=RESEALED.keys())
+def test_a_rewritten_checkpoint_with_recomputed_checksums_is_refused_by_name(
+    saved_run, tmp_path, edit, match
+):
+    """A file rewritten with consistent checksums (another shape, a deleted or stray
+    dataset, an impossible phase or step count) is refused with a DataError naming the
+    file and what is wrong, never a traceback from inside JAX or a wrong run."""
+    path = _tampered(saved_run[2], tmp_path, edit)
+    _refused(saved_run, path, sd.DataError, match)
+
+
+def test_a_rewritten_configuration_or_fingerprint_is_a_configuration_error(saved_run, tmp_path):
+    """Where the resealed file really was written for another run, it says which."""
+    with h5py.File(saved_run[2], "r") as f:
+        config = json.loads(f.attrs["config"])
+    path = _tampered(
+        saved_run[2], tmp_path, _set("config", json.dumps(config | {"num_samples": 50}))
+    )
+    _refused(saved_run, path, sd.ConfigError, "num_samples: saved 50, now 40")
+    path = _tampered(saved_run[2], tmp_path, _set("fingerprint", "0" * 64))
+    _refused(saved_run, path, sd.ConfigError, "different model")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["format", "version", "fingerprint", "config", "phase", "done", "seconds", "n_carry", "sha256"],
+)
+def test_a_checkpoint_without_an_attribute_names_it(saved_run, tmp_path, name):
+    path = _tampered(saved_run[2], tmp_path, _delete(name), reseal=False)
+    match = "not an sndust checkpoint" if name == "format" else f"no '{name}' attribute"
+    _refused(saved_run, path, sd.DataError, match)
+
+
+def test_a_checkpoint_of_an_older_format_says_to_start_a_new_run(saved_run, tmp_path):
+    path = _tampered(saved_run[2], tmp_path, _set("version", 1), reseal=False)
+    _refused(saved_run, path, sd.DataError, "version 1, expected 2: .* start a new run")
+
+
+def test_a_damaged_checkpoint_never_gives_a_raw_traceback(saved_run, tmp_path, monkeypatch):
+    """Bytes flipped anywhere (HDF5 metadata included): loading and checking the file
+    either succeeds or raises a DataError naming it; so does an h5py error on a group."""
+    model, sampler, path = saved_run
+    data = path.read_bytes()
+    with h5py.File(path, "r") as f:
+        fingerprint, config = f.attrs["fingerprint"], json.loads(f.attrs["config"])
+    damaged = tmp_path / "damaged.h5"
+    for offset in np.random.default_rng(0).choice(len(data), 60, replace=False):
+        damaged.write_bytes(data[:offset] + bytes([data[offset] ^ 0xFF]) + data[offset + 1 :])
+        try:
+            Checkpoint.load(damaged, fingerprint, config).check_run(sampler, model, 2, False)
+        except sd.DataError as err:
+            assert str(damaged) in str(err), err
+    for error in (OSError, KeyError, TypeError):
+
+        def broken(self, *args, error=error):
+            raise error("damaged group")
+
+        monkeypatch.setattr(h5py.Group, "visititems", broken)
+        _refused(saved_run, path, sd.DataError, f"cannot read the checkpoint \\({error.__name__}")
 
 
 # ---------------------------------------------------------------------------- devices

@@ -8,20 +8,11 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import sndust
 
 import sndust as sd
 
 SMALL = ["--n-sn", "6", "--chains", "2", "--warmup", "40", "--samples", "30", "--seed", "3"]
-
-
-def sndust(*args, timeout=600):
-    return subprocess.run(
-        [sys.executable, "-m", "sndust", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +46,8 @@ def test_demo_refuses_to_overwrite_and_resumes_to_the_same_draws(demo_run):
     before = sd.Posterior.from_netcdf(out / "demo.nc").posterior["tau_A"].values
     proc = sndust("demo", *SMALL, "--out", str(out), "--quiet")
     assert proc.returncode == 2
-    assert "demo.h5 exists" in proc.stderr and "--resume" in proc.stderr
+    assert "holds the results of an earlier run (demo.nc, demo.h5" in proc.stderr
+    assert "--resume to continue demo.h5" in proc.stderr
     proc = sndust("demo", *SMALL, "--out", str(out), "--quiet", "--resume")
     assert proc.returncode == 0, proc.stderr[-3000:]
     after = sd.Posterior.from_netcdf(out / "demo.nc").posterior["tau_A"].values

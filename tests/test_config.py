@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import yaml
 from astropy.table import Table
+from helpers import sndust
 
 import sndust as sd
 from sndust._app._config import load_config
@@ -95,6 +96,25 @@ BAD_CONFIGS = [
     Bad("unknown_dust", "did you mean 'Fitzpatrick99'?", "model.dust", 5),
     Bad("survey_path_and_simulate", "not both", "survey.simulate", 4),
     Bad("survey_simulate_unknown_key", "did you mean 'n_sn'?", "survey.simulate.n_sne", 4),
+    Bad("alias_bomb", "expands to more than 100,000 values"),
+    Bad("alias_recursive", "an alias refers to a node that contains it", None, 2),
+    Bad("deeply_nested", "nested too deeply"),
+    Bad("seed_too_large", "expected a value <= 4294967295", "sampler.seed", 5),
+    Bad("seed_negative", "expected a value >= 0, got -5", "sampler.seed", 5),
+    Bad("samples_beyond_int32", "expected a value <= 2147483647", "sampler.samples", 5),
+    Bad("warmup_huge", "expected a value <= 2147483647", "sampler.warmup", 5),
+    Bad("bands_not_auto", "or auto, got 'automatic'", "survey.bands", 4),
+    Bad(
+        "bands_list",
+        "expected a mapping (band in the files: sndust filter) or auto",
+        "survey.bands",
+        4,
+    ),
+    Bad("bands_value_not_string", "or auto, got dict", "survey.bands", 4),
+    Bad("overwrite_not_bool", "expected true or false, got 'please'", "output.overwrite", 6),
+    Bad("simulate_overwrite_not_bool", "expected true or false, got 1", "output.overwrite", 6, SIM),
+    Bad("simulate_seed_too_large", "expected a value <= 4294967295", "survey.simulate.seed", 5),
+    Bad("set_in_file_not_mapping", "expected a mapping of keys, got 'NUTS'", "sampler", 4),
 ]
 
 
@@ -218,13 +238,6 @@ def test_map_fit_of_real_light_curves_writes_every_output(foundation_dir, tmp_pa
     assert "Dropped" in (tmp_path / "fit" / "survey_report.txt").read_text()
 
 
-def sndust(*args, cwd, timeout=900):
-    return subprocess.run(
-        [sys.executable, "-m", "sndust", *args], capture_output=True, text=True,
-        timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )  # fmt: skip
-
-
 def test_simulate_then_fit_from_the_command_line(tmp_path):
     """`sndust simulate` writes SNANA files and truth.yaml that a fit reads back (here
     BayeSN's per-SN fit mode, MAP + Laplace: the sampling path of the command is the
@@ -235,7 +248,7 @@ def test_simulate_then_fit_from_the_command_line(tmp_path):
     truth = yaml.safe_load((sim / "truth.yaml").read_text())
     assert truth["hyper"] == {"mu_R": 2.7, "sigma0": 0.1, "sigma_R": 0.5, "tau_A": 0.3}
     truths = Table.read(sim / "truths.csv", format="ascii.csv")
-    survey = sd.Survey.from_snana(sim)
+    survey = sd.Survey.from_snana(sim, bands="auto")
     assert survey.n_sn == 5 and survey.survey_name[0] == "simulated-foundation"
     assert list(truths["SNID"]) == list(survey.snid)
     assert _truth_beside({"path": str(sim)})["hyper"] == truth["hyper"]

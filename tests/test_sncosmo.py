@@ -100,6 +100,6 @@ def test_survey_from_sncosmo_style_tables(sed):
          "fluxerr": [5.0, 5.0], "zp": [27.5, 27.5], "zpsys": ["ab", "ab"]},
         meta={"SNID": "x", "z": 0.03, "PEAKMJD": 57001.0},
     )  # fmt: skip
-    survey = sd.Survey.from_tables([t])
+    survey = sd.Survey.from_tables([t], bands="auto")
     assert survey.snid == ("x",) and survey.band_names == ("g_PS1", "r_PS1")
     np.testing.assert_allclose(survey.fluxcal[0], [100.0, 120.0])

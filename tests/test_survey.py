@@ -217,10 +217,26 @@ def test_list_and_ignore_files(tmp_path, foundation_files, foundation):
     assert Survey.from_snana(data, bands=PS1, ignore_file=other).n_sn == 4
 
 
-def test_band_map_keeps_unmapped_names(foundation_files):
-    survey = Survey.from_snana(foundation_files[:3], bands={"g": "g_PS1"})
-    assert survey.band_names == ("g_PS1", "r", "i", "z")
-    assert Survey.from_snana(foundation_files[:3]).band_names == ("g", "r", "i", "z")
+def test_band_map_must_name_every_band(foundation_files):
+    """A band missing from the map is an error at its first observation (never a silent
+    pass-through to a built-in filter of that name); 'auto' keeps the names as they are;
+    no map at all refuses any band."""
+    first = foundation_files[0]
+    r_line = next(
+        n for n in obs_lines(first) if first.read_text().splitlines()[n - 1].split()[2] == "r"
+    )
+    with pytest.raises(DataError) as info:
+        Survey.from_snana(foundation_files[:3], bands={"g": "g_PS1"})
+    assert info.value.file == str(first) and info.value.line == r_line
+    assert info.value.field == "FLT"
+    assert "band 'r' is not in the band map (it names g)" in str(info.value)
+    assert "bands='auto'" in str(info.value)
+    with pytest.raises(DataError, match=r"no band map given for band 'g' \(the bands in this "):
+        Survey.from_snana(foundation_files[:3])
+    survey = Survey.from_snana(foundation_files[:3], bands="auto")
+    assert survey.band_names == ("g", "r", "i", "z")
+    mapped = Survey.from_snana(foundation_files[:3], bands=PS1)
+    np.testing.assert_array_equal(survey.fluxcal, mapped.fluxcal)
 
 
 def test_peak_key_fallback_and_z_err_floor(foundation_files, foundation):
@@ -230,13 +246,13 @@ def test_peak_key_fallback_and_z_err_floor(foundation_files, foundation):
     assert survey.notes == ()
     # a custom key absent from the header falls back to PEAKMJD, else fails
     with pytest.raises(DataError, match="'MY_PEAK' or 'PEAKMJD'") as info:
-        Survey.from_snana(foundation_files[:1], peak_mjd_key="MY_PEAK")
+        Survey.from_snana(foundation_files[:1], bands=PS1, peak_mjd_key="MY_PEAK")
     assert info.value.field == "MY_PEAK"
     t = Table(
         {"mjd": [1.0], "band": ["g"], "FLUXCAL": [1.0], "FLUXCALERR": [1.0]},
         meta={"SNID": "a", "z": 0.1, "PEAKMJD": 3.0},
     )
-    survey = Survey.from_tables([t], peak_mjd_key="MY_PEAK")
+    survey = Survey.from_tables([t], bands={"g": "g_PS1"}, peak_mjd_key="MY_PEAK")
     assert survey.peak_mjd[0] == 3.0
     assert "SN a: no MY_PEAK; using PEAKMJD" in survey.notes
     assert "SN a: no MWEBV; using 0" in survey.report()
@@ -293,7 +309,7 @@ def test_fits_round_trip(tmp_path, small):
 def test_fits_reader_against_sncosmo(tmp_path, small):
     head, phot = tmp_path / "X_HEAD.FITS", tmp_path / "X_PHOT.FITS"
     write_fits_pair(small, head, phot)
-    ours = Survey.from_snana(head)
+    ours = Survey.from_snana(head, bands="auto")
     theirs = sncosmo.read_snana_fits(str(head), str(phot))
     assert len(theirs) == ours.n_sn
     for table, lc in zip(theirs, ours):
@@ -584,12 +600,12 @@ def test_text_format_variants(tmp_path):
         "VARNAMES: MJD BAND FLUXCAL FLUXCALERR\n"
         "OBS: 53590.0 SDSS-g 10.5 1.5\nSPEC: 3000 1e-17\nOBS: 53600.0 SDSS-r 12.0 1.0\n"
     )
-    survey = Survey.from_snana(path, bands={"SDSS-g": "g_SDSS"})
+    survey = Survey.from_snana(path, bands={"SDSS-g": "g_SDSS", "SDSS-r": "r_SDSS"})
     lc = survey.light_curve("1032")
     assert lc.meta["SURVEY"] == "SDSS" and lc.meta["IAUC"] == "2005ez"
     assert "PURPOSE" not in lc.meta and lc.meta["MAGSMEAR"] == (0.1, 0.2, 0.3)
     assert lc.meta["REDSHIFT_HELIO_ERR"] == 0.001
-    np.testing.assert_array_equal(lc.band, ["g_SDSS", "SDSS-r"])
+    np.testing.assert_array_equal(lc.band, ["g_SDSS", "r_SDSS"])
     np.testing.assert_array_equal(lc.line, [10, 12])
     assert survey.z_cmb[0] == survey.z_hel[0] == 0.1 and survey.z_err[0] == 0.001
     assert survey.peak_mjd[0] == 53600.5 and np.isnan(survey.log_mass[0])
@@ -598,17 +614,19 @@ def test_text_format_variants(tmp_path):
         "SN 1032: no REDSHIFT_CMB or REDSHIFT_FINAL; using REDSHIFT_HELIO",
         "SN 1032: no SEARCH_PEAKMJD; using PEAKMJD",
         "SN 1032: no MWEBV; using 0",
+        f"SN 1032: HOST_LOGMASS -9 ({path}:7) outside the plausible range [6, 13]; host "
+        "mass taken as unknown (NaN)",
     )
 
 
 def test_globs_and_patterns_select_light_curve_files(foundation_dir, foundation_files):
     """``pattern=`` reads the matching files of a folder (not its .LIST); a glob in
     ``path`` does the same; a pattern or glob matching nothing is an error naming it."""
-    by_pattern = Survey.from_snana(foundation_dir, pattern="Foundation_DR1_*.txt")
+    by_pattern = Survey.from_snana(foundation_dir, PS1, pattern="Foundation_DR1_*.txt")
     assert by_pattern.n_sn == len(foundation_files) == 180
-    by_glob = Survey.from_snana(str(foundation_dir / "Foundation_DR1_*.txt"))
+    by_glob = Survey.from_snana(str(foundation_dir / "Foundation_DR1_*.txt"), PS1)
     assert by_glob.snid == by_pattern.snid
-    few = Survey.from_snana(foundation_dir, pattern="Foundation_DR1_2016a*.txt")
+    few = Survey.from_snana(foundation_dir, PS1, pattern="Foundation_DR1_2016a*.txt")
     assert 0 < few.n_sn < 180 and all(s.startswith("2016a") for s in few.snid)
     with pytest.raises(ConfigError, match="no files match 'nothing_\\*.txt'") as info:
         Survey.from_snana(foundation_dir, pattern="nothing_*.txt")
@@ -618,3 +636,140 @@ def test_globs_and_patterns_select_light_curve_files(foundation_dir, foundation_
     assert info.value.file.endswith("nothing_*.txt")
     with pytest.raises(ConfigError, match="not both"):
         Survey.from_snana(str(foundation_dir / "*.txt"), pattern="*.txt")
+
+
+# --------------------------------------------------------------------------- reliability
+def light_curve_text(snid: str, header: tuple = (), obs: tuple | None = None) -> str:
+    """A small SNANA text light curve; ``header`` lines go after the standard ones
+    (lines 2-6), the OBS rows start on line ``9 + len(header)``."""
+    obs = obs or ("57390.0 g 1000.0 20.0", "57395.0 r 2000.0 30.0", "57400.0 g 1500.0 25.0")
+    lines = [
+        f"SNID: {snid}",
+        "REDSHIFT_HELIO: 0.03",
+        "REDSHIFT_CMB: 0.031 +- 0.0001",
+        "SEARCH_PEAKMJD: 57400.0",
+        "MWEBV: 0.02",
+        *header,
+        f"NOBS: {len(obs)}",
+        "VARLIST: MJD FLT FLUXCAL FLUXCALERR",
+        *(f"OBS: {row}" for row in obs),
+        "END:",
+    ]
+    return "# a light curve\n" + "\n".join(lines) + "\n"
+
+
+def test_gzip_text_files_read_like_plain_ones(tmp_path, foundation_files, foundation):
+    """gzip-compressed text light curves (and LIST files) are recognised by their first
+    bytes, with or without .gz in the name, and read to the same survey and lines."""
+    chosen = foundation_files[:3]
+    data = tmp_path / "GZ"
+    data.mkdir()
+    names = []
+    for k, path in enumerate(chosen):
+        name = path.name + ".gz" if k != 1 else path.name  # one without the suffix
+        (data / name).write_bytes(gzip.compress(path.read_bytes()))
+        names.append(name)
+    (data / "GZ.LIST").write_bytes(gzip.compress(("\n".join(names) + "\n").encode()))
+    survey = Survey.from_snana(data, bands=PS1)
+    plain = foundation.select([0, 1, 2])
+    assert_same_survey(survey, plain)
+    np.testing.assert_array_equal(survey.line, plain.line)
+    assert survey.meta[1] == plain.meta[1]
+    assert survey.sources == tuple(str(data / n) for n in names)
+
+
+def test_exactly_repeated_rows_are_dropped_with_a_reason(tmp_path):
+    """The same row twice (same MJD, band, flux, error) counts once; the repeat is in
+    ``drops`` with the line it repeats, also across the files of a BayeSN table."""
+    rows = ("57390.0 g 1000.0 20.0", "57395.0 r 2000.0 30.0", "57390.0 g 1000.0 20.0")
+    path = tmp_path / "rep.txt"
+    path.write_text(light_curve_text("rep", obs=rows))
+    survey = Survey.from_snana(path, bands="auto")
+    assert survey.mask.sum() == 2 and survey.line[0].tolist() == [9, 10]
+    (drop,) = survey.drops
+    reason = "repeats line 9 (same MJD, band, flux and error)"
+    assert drop == Drop("rep", "g", 57390.0, reason, f"{path}:11")
+    report = survey.report()
+    assert "Dropped: 0 SNe, 0 SN bands, 1 observations" in report
+    assert f"  SN rep band g MJD 57390.000: {reason}  [{path}:11]" in report
+
+    # one SN in two files that both hold the r point
+    (tmp_path / "a.txt").write_text(light_curve_text("x", obs=rows[:2]))
+    (tmp_path / "b.txt").write_text(light_curve_text("x", obs=(rows[1], "57401.0 r 10.0 1.0")))
+    table = tmp_path / "table.txt"
+    table.write_text(
+        "SNID SEARCH_PEAKMJD REDSHIFT_CMB REDSHIFT_CMB_ERR files\nx 57400.0 0.031 0.0 a.txt,b.txt\n"
+    )
+    survey = Survey.from_bayesn_table(table, bands={"g": "g_PS1", "r": "r_PS1"})
+    assert survey.mask.sum() == 3
+    (drop,) = survey.drops
+    a_txt = tmp_path / "a.txt"
+    assert drop.reason == f"repeats line 10 of {a_txt} (same MJD, band, flux and error)"
+    assert drop.source == f"{tmp_path / 'b.txt'}:9" and drop.band == "r_PS1"
+
+
+@pytest.mark.parametrize("value", ["99", "0", "-9", "-9.0", "5.99", "13.01", "99 +- 0.1"])
+def test_host_mass_placeholders_read_as_unknown_with_a_note(tmp_path, value):
+    """A host mass outside [6, 13] (SNANA's -9, 99, 0, ...) is unknown: NaN, as when the
+    key is absent, with a note naming file and line; the SN stays."""
+    path = tmp_path / "m.txt"
+    path.write_text(light_curve_text("m", header=(f"HOSTGAL_LOGMASS: {value}",)))
+    survey = Survey.from_snana(path, bands="auto")
+    assert survey.n_sn == 1 and survey.mask.sum() == 3 and np.isnan(survey.log_mass[0])
+    assert survey.drops == ()
+    number = float(value.split()[0])
+    note = (
+        f"SN m: HOSTGAL_LOGMASS {number:g} ({path}:7) outside the plausible range [6, 13]; "
+        "host mass taken as unknown (NaN)"
+    )
+    assert survey.notes == (note,) and note in survey.report()
+    assert survey.meta[0]["HOSTGAL_LOGMASS"] == number  # the header keeps what the file says
+
+
+@pytest.mark.parametrize("value, expected", [("6", 6.0), ("13.0", 13.0), ("10.5 +- 0.1", 10.5)])
+def test_host_mass_in_range_is_kept(tmp_path, value, expected):
+    path = tmp_path / "m.txt"
+    path.write_text(light_curve_text("m", header=(f"HOSTGAL_LOGMASS: {value}",)))
+    survey = Survey.from_snana(path, bands="auto")
+    assert survey.log_mass[0] == expected and survey.notes == ()
+    path.write_text(light_curve_text("m"))  # absent: unknown, without a note
+    survey = Survey.from_snana(path, bands="auto")
+    assert np.isnan(survey.log_mass[0]) and survey.notes == ()
+
+
+def test_unknown_mass_round_trips_without_a_note(tmp_path):
+    survey = Survey.from_arrays(
+        ["a", "b"], [[1.0], [2.0]], [["g_PS1"], ["r_PS1"]], [[1.0], [2.0]], [[0.1], [0.1]],
+        z_hel=[0.02, 0.03], peak_mjd=[1.0, 2.0], log_mass=[np.nan, 10.0],
+    )  # fmt: skip
+    survey.to_snana(tmp_path / "out")
+    back = Survey.from_snana(tmp_path / "out", bands="auto")
+    np.testing.assert_array_equal(back.log_mass, survey.log_mass)
+    assert back.notes == () and "HOSTGAL_LOGMASS" not in (tmp_path / "out" / "a.txt").read_text()
+
+
+def test_repeated_header_keys_with_the_same_value_are_accepted(tmp_path):
+    """The same value twice is harmless (0.03 and 0.030 are one number); SPECTRUM_*
+    keys repeat once per spectrum."""
+    path = tmp_path / "r.txt"
+    header = ("REDSHIFT_HELIO: 0.030", "SNID: r", "SPECTRUM_ID: 1", "SPECTRUM_ID: 2")
+    path.write_text(light_curve_text("r", header=header))
+    survey = Survey.from_snana(path, bands="auto")
+    assert survey.z_hel[0] == 0.03 and survey.snid == ("r",)
+    assert survey.meta[0]["SPECTRUM_ID"] == 2
+
+
+def test_fitres_writer_and_readers_share_the_snid_rule(tmp_path):
+    """What a reader accepts as an SNID, the FITRES writer writes and reads back; what it
+    refuses, the writer refuses for the same reason."""
+    from sndust._survey._lightcurve import unwritable
+
+    good = ["2016W", "SN2016coj", "007", "ASASSN-15ba", "a:b"]
+    sd.write_fitres(Table({"CID": good, "MU": [1.0] * 5}), tmp_path / "ok.FITRES")
+    assert list(sd.read_fitres(tmp_path / "ok.FITRES")["CID"]) == good
+    for bad in ["SN 2016W", "", "a#b", "tab\tin", "bell\x07"]:
+        with pytest.raises(DataError, match=re.escape(unwritable(bad))):
+            sd.write_fitres(Table({"CID": [bad], "MU": [1.0]}), tmp_path / "bad.FITRES")
+        with pytest.raises(DataError, match="cannot name the SN") as info:
+            Survey.from_arrays([bad], [[1.0]], [["g"]], [[1.0]], [[0.1]], z_hel=0.1, peak_mjd=1.0)
+        assert info.value.field == "SNID"

@@ -5,7 +5,7 @@ BayeSN (Mandel+22, Thorp+21, Grayling+24) as composable JAX/Equinox parts::
     import sndust as sd
 
     sed = sd.BayeSNModel.load("T21")
-    survey = sd.Survey.from_snana("foundation_dr1", bands={"g": "g_PS1", "r": "r_PS1"})
+    survey = sd.Survey.from_snana("foundation_dr1", bands={b: f"{b}_PS1" for b in "griz"})
     prepared = sd.prepare(survey, sed, sd.Fitzpatrick99())
     flux = prepared.fluxcal(theta=..., A_V=..., R_V=..., e=..., distmod=...)
 

@@ -14,6 +14,7 @@ import numpy as np
 from astropy.table import Table
 
 from ._errors import DataError
+from ._survey._lightcurve import unwritable
 
 __all__ = ["read_fitres", "write_fitres"]
 
@@ -78,8 +79,10 @@ def write_fitres(table: Table, path: str | os.PathLike, comments: tuple[str, ...
 
 def _format(value) -> str:
     if isinstance(value, str | np.str_):
-        if not value or any(c.isspace() for c in value):
-            raise DataError(f"FITRES values cannot be empty or contain spaces: {value!r}")
+        # the rule the readers apply to SNIDs (check_snid), so a survey read is writable
+        problem = unwritable(str(value))
+        if problem is not None:
+            raise DataError(f"FITRES value {str(value)!r} cannot be written: {problem}")
         return str(value)
     if isinstance(value, int | np.integer):
         return str(int(value))

@@ -1,8 +1,8 @@
 """The sndust command: a demo, configured fits and simulations, posterior summaries.
 
     sndust demo [--n-sn 100] [--chains 2] [--warmup 200] [--samples 200] [--out DIR]
-    sndust fit CONFIG.yaml [--set SECTION.KEY=VALUE ...] [--resume]
-    sndust simulate CONFIG.yaml [--set SECTION.KEY=VALUE ...]
+    sndust fit CONFIG.yaml [--set SECTION.KEY=VALUE ...] [--resume | --overwrite]
+    sndust simulate CONFIG.yaml [--set SECTION.KEY=VALUE ...] [--overwrite]
     sndust config [NAME]
     sndust summarize RUN.nc
 
@@ -15,6 +15,12 @@ posterior, and writes the posterior (netCDF), the per-SN distances (SNANA FITRES
 plots to ``--out``. ``fit`` does the same for the survey, cuts, model and sampler a YAML
 file names (see ``sndust config`` for the examples and every key); ``simulate`` writes a
 simulated survey as SNANA files with its truths.
+
+An output folder holding an earlier run's results is refused unless ``--resume``
+(continue its checkpoint) or ``--overwrite`` (replace them) says what to do, and nothing
+in it is written before every check has passed. Every failure is one line on stderr
+naming the file, line or key at fault, with exit status 2; Ctrl-C exits with 130 and
+says which checkpoint holds the run and the command that continues it.
 """
 
 from __future__ import annotations
@@ -52,7 +58,10 @@ def demo(args) -> int:
         f"sampler.options.max_tree_depth={args.tree_depth}",
         f"output.dir={args.out}",
     ]
-    args = argparse.Namespace(config="demo", set=overrides, resume=args.resume, quiet=args.quiet)
+    args = argparse.Namespace(
+        config="demo", set=overrides, resume=args.resume, overwrite=args.overwrite,
+        quiet=args.quiet,
+    )  # fmt: skip
     return fit(args)
 
 
@@ -77,7 +86,8 @@ def _configured(args, command: str):
     the chains before JAX starts."""
     from ._config import load_config
 
-    cfg = load_config(args.config, command, args.set)
+    overrides = list(args.set) + (["output.overwrite=true"] if args.overwrite else [])
+    cfg = load_config(args.config, command, overrides)
     if command == "fit" and (flags := _flags_for_cores(cfg["sampler"]["chains"])):
         os.environ["XLA_FLAGS"] = flags
     if command == "simulate" or cfg["model"]["dtype"] == "float64":
@@ -163,6 +173,7 @@ def main(argv=None) -> int:
     p.add_argument("--tree-depth", type=int, default=10, help="NUTS maximum tree depth")
     p.add_argument("--out", default="sndust-demo", help="output folder (default sndust-demo)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier demo in --out")
     p.add_argument("--quiet", action="store_true", help="no progress or tables")
     p.set_defaults(handler=demo)
     for name, handler, text in (
@@ -177,6 +188,9 @@ def main(argv=None) -> int:
         )  # fmt: skip
         if name == "fit":
             p.add_argument("--resume", action="store_true", help="continue from output.dir/run.h5")
+        p.add_argument(
+            "--overwrite", action="store_true", help="replace an earlier run's files in output.dir"
+        )
         p.add_argument("--quiet", action="store_true", help="no progress or tables")
         p.set_defaults(handler=handler)
     p = sub.add_parser("config", help="list the example configurations and keys, or print one")
@@ -200,6 +214,31 @@ def main(argv=None) -> int:
         return args.handler(args)
     except SndustError as err:
         return _fail(str(err))
+    except KeyboardInterrupt as err:
+        return _interrupted(getattr(err, "checkpoint", None), argv)
+    except OSError as err:  # a file or folder the checks could not foresee
+        where = f"{err.filename}: " if err.filename else ""
+        return _fail(f"{where}{err.strerror or err}")
+    except (OverflowError, MemoryError) as err:
+        return _fail(f"out of range: {err or type(err).__name__}")
+
+
+def _interrupted(checkpoint, argv) -> int:
+    """Ctrl-C: one line that says what was kept and how to go on (exit status 130)."""
+    import shlex
+
+    if checkpoint is None:
+        message = "interrupted before sampling began; this run wrote no checkpoint"
+        print(f"sndust: {message}", file=sys.stderr)
+    else:
+        words = list(sys.argv[1:] if argv is None else argv)
+        words = [w for w in words if w != "--overwrite"]
+        again = shlex.join(["sndust", *words, *(["--resume"] if "--resume" not in words else [])])
+        print(
+            f"sndust: interrupted; {checkpoint} holds the run so far: continue it with {again}",
+            file=sys.stderr,
+        )
+    return 130
 
 
 if __name__ == "__main__":

@@ -16,8 +16,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .._errors import ConfigError
 from . import _registry
 from ._registry import unknown as _unknown
@@ -32,6 +30,7 @@ from ._schema import (
     _Source,
     _validate,
     example_configs,
+    parse_yaml,
 )
 
 __all__ = [
@@ -83,8 +82,10 @@ def load_config(
         if not eq or len(parts) < 2 or not all(parts):
             raise ConfigError(f"expected SECTION.KEY=VALUE, got {item!r}", field="--set")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
+            value = parse_yaml(text, "command line", key)[0] if text.strip() else None
+        except ConfigError as err:
+            if not err.message.startswith("not valid YAML"):
+                raise
             value = text
         node, path = data, []
         for part in parts[:-1]:  # descend, copying, into nested mappings

@@ -59,6 +59,10 @@ def per_sn_coverage(post, truth: dict, names=("A_V", "theta", "D")) -> dict:
     return out
 
 
+#: the figures :func:`write_figures` may write
+FIGURES = ("corner.png", "hubble_residuals.png", "dust_vs_mass.png", "light_curves.png")
+
+
 def write_figures(post, out, *, truth=None, survey=None, sed=None, dust=None, n_lc=6):
     """The standard figures of a run (corner, Hubble residuals, dust against mass, the
     first ``n_lc`` light curves when ``survey`` and ``sed`` are given) as PNGs in the

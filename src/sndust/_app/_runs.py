@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,9 +21,9 @@ from ._config import (
     build_sampler,
     build_sed,
 )
-from ._report import per_sn_coverage, print_recovery, recovery_table, write_figures
+from ._report import FIGURES, per_sn_coverage, print_recovery, recovery_table, write_figures
 
-__all__ = ["load_survey", "run_fit", "run_simulate"]
+__all__ = ["Interrupted", "load_survey", "run_fit", "run_simulate"]
 
 
 def _say(quiet: bool):
@@ -38,6 +40,15 @@ def run_simulate(cfg: dict, *, quiet: bool = False) -> dict[str, Any]:
 
     say = _say(quiet)
     sim, out = cfg["simulate"], Path(cfg["output"]["dir"])
+    _writable(out)
+    earlier = [out / "truth.yaml", out / "truths.csv", *sorted(out.glob("*.LIST"))]
+    earlier = [path.name for path in earlier if path.exists()]
+    if earlier and not cfg["output"]["overwrite"]:
+        raise ConfigError(
+            f"{out} holds an earlier simulation ({', '.join(earlier)}): pass --overwrite to "
+            "replace it, or choose another output.dir (nothing was written)",
+            field="output.dir",
+        )
     design = build_design(sim["design"])
     sed = build_sed(sim["sed"], "simulate.sed")
     population = build_population(
@@ -177,16 +188,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
     checkpoint = out / f"{stem}.h5"
     if not cfg["output"]["checkpoint"] or s["method"] == "MAP":
         checkpoint = None
-    if checkpoint is not None and checkpoint.exists() and not resume:
-        raise ConfigError(
-            f"{checkpoint} exists: pass --resume to continue that run, or choose another "
-            "output.dir",
-            field="output.dir",
-        )
-    if resume and (checkpoint is None or not checkpoint.exists()):
-        raise ConfigError(
-            f"nothing to resume: no checkpoint {out / f'{stem}.h5'}", field="output.dir"
-        )
+    earlier = _check_output(out, stem, checkpoint, resume, cfg["output"]["overwrite"])
 
     truth = None
     if cfg["survey"]["simulate"] is not None:
@@ -206,11 +208,19 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
     model = sd.HierarchicalModel(
         sed=sed, survey=survey, population=population, dust=dust, dtype=m["dtype"]
     )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "survey_report.txt").write_text(
-        survey.report() + "\n\n" + model.prepared.report() + "\n"
-    )
-    (out / "config.yaml").write_text(yaml.safe_dump(_plain(cfg), sort_keys=False))
+    sampler = None if s["method"] == "MAP" else build_sampler(s)
+    _check_memory(s, model, sampler)
+
+    def describe():  # the run's own description, beside its results
+        (out / "survey_report.txt").write_text(
+            survey.report() + "\n\n" + model.prepared.report() + "\n"
+        )
+        (out / "config.yaml").write_text(yaml.safe_dump(_plain(cfg), sort_keys=False))
+
+    if not resume:  # every check has passed: the earlier run's files go, this run's come
+        for path in earlier:
+            path.unlink()
+        describe()
     say(
         f"{n_read} SNe read, {survey.n_sn} after cuts, {model.n_sn} fitted "
         f"({int(np.asarray(model.prepared.observed_mask()).sum())} observations; every drop "
@@ -243,13 +253,19 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
             key=k_run,
         )  # fmt: skip
     else:
-        sampler = build_sampler(s)
         # resumed: the checkpoint holds the starts (a MAP start is not recomputed)
         init = None if resume else (start if start is not None else s["init"])
-        post = sampler.run(
-            model, k_run, chains=s["chains"], init=init, checkpoint=checkpoint, resume=resume,
-            batch=s["batch"], progress=not quiet, precondition=s["precondition"],
-        )  # fmt: skip
+        try:
+            post = sampler.run(
+                model, k_run, chains=s["chains"], init=init, checkpoint=checkpoint,
+                resume=resume, batch=s["batch"], progress=not quiet,
+                precondition=s["precondition"],
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            saved = checkpoint is not None and checkpoint.exists()
+            raise Interrupted(checkpoint if saved else None) from None
+    if resume:  # the checkpoint accepted this configuration
+        describe()
     post.to_netcdf(out / f"{stem}.nc")
     post.to_fitres(out / "distances.FITRES")
     say("")
@@ -287,6 +303,80 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
         "survey": survey,
         "seconds": time.perf_counter() - t_start,
     }
+
+
+class Interrupted(KeyboardInterrupt):
+    """A fit stopped by Ctrl-C; ``checkpoint`` is the file that holds it so far (None
+    when none was written)."""
+
+    def __init__(self, checkpoint: Path | None):
+        super().__init__(checkpoint)
+        self.checkpoint = checkpoint
+
+
+def _outputs(out: Path, stem: str) -> list[Path]:
+    """The files of a fit's results in ``out`` (its description, ``config.yaml`` and
+    ``survey_report.txt``, is replaced by a new run when no results exist)."""
+    names = [f"{stem}.nc", f"{stem}.h5", "distances.FITRES", *FIGURES]
+    return [out / name for name in names]
+
+
+def _check_output(
+    out: Path, stem: str, checkpoint: Path | None, resume: bool, overwrite: bool
+) -> list[Path]:
+    """Refuse an output folder that cannot be written, or that holds an earlier run's
+    results unless ``overwrite`` (replace them) or ``resume`` (continue its checkpoint)
+    says what to do with them; returns the files a fresh run replaces. Nothing in the
+    folder is written here (an empty folder may be created to learn it is writable)."""
+    if resume and overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other", field="output.overwrite")
+    if resume and (checkpoint is None or not checkpoint.exists()):
+        raise ConfigError(
+            f"nothing to resume: no checkpoint {out / f'{stem}.h5'}", field="output.dir"
+        )
+    _writable(out)
+    earlier = [path for path in _outputs(out, stem) if path.exists()]
+    if earlier and not (resume or overwrite):
+        names = ", ".join(path.name for path in earlier)
+        hint = f", --resume to continue {stem}.h5" if checkpoint in earlier else ""
+        raise ConfigError(
+            f"{out} holds the results of an earlier run ({names}): pass --overwrite to "
+            f"replace them{hint}, or choose another output.dir (nothing was written)",
+            field="output.dir",
+        )
+    return [] if resume else earlier
+
+
+def _writable(out: Path) -> None:
+    """Refuse an output folder that is a file or cannot be written (creating it, empty,
+    if it does not exist)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file, not a folder", field="output.dir")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise ConfigError(f"cannot write in {out}: {reason}", field="output.dir") from None
+
+
+def _check_memory(s: dict, model, sampler) -> None:
+    """Refuse draws that cannot fit in this machine's memory, before any work."""
+    kept = s["samples"] if sampler is None else sampler.num_samples
+    chains = 1 if sampler is None else s["chains"]
+    need = chains * kept * model.dim * np.dtype(model.prepared.obs_fluxcal.dtype).itemsize
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > have:
+        raise ConfigError(
+            f"{chains} chains × {kept:,} draws × {model.dim:,} parameters need "
+            f"{need / 1e9:,.0f} GB for the draws alone, more than this machine's "
+            f"{have / 1e9:,.0f} GB of memory: keep fewer draws (or thin them)",
+            field="sampler.samples",
+        )
 
 
 def _truth_beside(section: dict) -> dict | None:

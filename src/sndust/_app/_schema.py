@@ -32,6 +32,13 @@ from ._registry import unknown as _unknown
 __all__ = ["SCHEMAS", "example_configs"]
 
 _REQUIRED = object()
+#: JAX keys hold 32 bits of a seed without 64-bit mode: larger seeds would alias smaller ones
+_MAX_SEED = 2**32 - 1
+#: step counts and sizes are 32-bit integers in the compiled programs
+_MAX_INT = 2**31 - 1
+#: the most YAML nodes a configuration may hold once its aliases are expanded (a real one
+#: holds a few hundred; a few hundred bytes of nested aliases can expand to billions)
+MAX_NODES = 100_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,12 +51,13 @@ class _Key:
     choices: tuple | None = None
     nullable: bool = False
     low: int | float | None = None
+    high: int | float | None = None
     exists: bool = False  # paths: must exist (a glob must match something)
 
 
 _SIMULATED = {
     "n_sn": _Key("int", 100, "supernovae to draw", low=1),
-    "seed": _Key("int", 0, "random seed of the survey"),
+    "seed": _Key("int", 0, "random seed of the survey", low=0, high=_MAX_SEED),
     "design": _Key(
         "any",
         None,
@@ -78,7 +86,13 @@ _SURVEY = {
     ),  # fmt: skip
     "pattern": _Key("str", None, "glob of light-curve files inside a folder", nullable=True),
     "format": _Key("str", "snana", "light-curve format", choices=_registry.names("format")),
-    "bands": _Key("mapping", None, "band names in the files -> sndust filter names", nullable=True),
+    "bands": _Key(
+        "bands",
+        None,
+        "band names in the files -> sndust filter names, or auto (the names in the files "
+        "are sndust filter names); every band read must be mapped",
+        nullable=True,
+    ),  # fmt: skip
     "missing": _Key("str", "raise", ".LIST entries without a file", choices=("raise", "drop")),
     "peak_mjd_key": _Key("str", "SEARCH_PEAKMJD", "header key of the peak date"),
     "peak_table": _Key(
@@ -119,7 +133,7 @@ _SAMPLER = {
     "chains": _Key("int", 4, "chains (spread over the CPU cores or GPUs)", low=1),
     "warmup": _Key("int", 500, "warm-up (tuning) steps per chain", low=0),
     "samples": _Key("int", 500, "draws kept per chain", low=1),
-    "seed": _Key("int", 0, "random seed"),
+    "seed": _Key("int", 0, "random seed", low=0, high=_MAX_SEED),
     "init": _Key("str", "map", "chain starts", choices=("map", "prior")),
     "map_steps": _Key(
         "int", 300, "optimiser steps of the MAP start (and of method MAP)", low=1
@@ -151,11 +165,14 @@ _OUTPUT = {
     "plots": _Key("bool", True, "write PNG figures"),
     "light_curves": _Key("int", 6, "SNe to draw in light_curves.png", low=0),
     "name": _Key("str", "run", "file stem of the posterior and checkpoint (NAME.nc, NAME.h5)"),
+    "overwrite": _Key(
+        "bool", False, "replace the files of an earlier run in dir (sndust fit --overwrite)"
+    ),  # fmt: skip
 }
 _SIMULATE = {
     "design": _Key("any", "foundation", "preset name or a mapping of SurveyDesign fields"),
     "n_sn": _Key("int", 100, "supernovae to draw", low=1),
-    "seed": _Key("int", 0, "random seed"),
+    "seed": _Key("int", 0, "random seed", low=0, high=_MAX_SEED),
     "sed": _MODEL["sed"],
     "population": _MODEL["population"],
     "population_options": _MODEL["population_options"],
@@ -223,14 +240,7 @@ def _read_yaml(path: Path) -> tuple[dict, dict[str, int]]:
         raise ConfigError("config file not found", file=str(path)) from None
     except (IsADirectoryError, UnicodeDecodeError, OSError) as err:
         raise ConfigError(f"cannot read config file: {err}", file=str(path)) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = None if mark is None else mark.line + 1
-        problem = getattr(err, "problem", None) or str(err)
-        raise ConfigError(f"not valid YAML: {problem}", file=str(path), line=line) from None
+    data, node = parse_yaml(text, str(path))
     if data is None:
         raise ConfigError("empty config file", file=str(path))
     if not isinstance(data, dict):
@@ -238,6 +248,70 @@ def _read_yaml(path: Path) -> tuple[dict, dict[str, int]]:
             f"expected a mapping of sections, got {type(data).__name__}", file=str(path)
         )
     return data, _lines(node)
+
+
+def parse_yaml(text: str, where: str, field: str | None = None):
+    """``(value, node)`` of one YAML document, read safely (no Python objects) and
+    refused -- before anything walks it -- when its aliases expand to more than
+    :data:`MAX_NODES` nodes or refer to themselves."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _check_size(node, where, field)
+        return (None if node is None else loader.construct_document(node)), node
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = None if mark is None else mark.line + 1
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(
+            f"not valid YAML: {problem}", file=where, line=line, field=field
+        ) from None
+    except RecursionError:
+        raise ConfigError("not valid YAML: nested too deeply", file=where, field=field) from None
+    finally:
+        loader.dispose()
+
+
+def _check_size(root, where: str, field: str | None) -> None:
+    """Refuse a node graph whose expansion (every alias replaced by what it names)
+    exceeds :data:`MAX_NODES`, or that contains itself. Sizes are memoised per node, so
+    the check costs one visit per distinct node however far the aliases would expand."""
+    sizes: dict[int, int] = {}
+    open_ = set()
+
+    def size(node) -> int:
+        if id(node) in sizes:
+            return sizes[id(node)]
+        if id(node) in open_:
+            line = node.start_mark.line + 1
+            raise ConfigError(
+                "an alias refers to a node that contains it (a recursive structure)",
+                file=where,
+                line=line,
+                field=field,
+            )
+        open_.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > MAX_NODES:
+                break
+        open_.discard(id(node))
+        sizes[id(node)] = total
+        return total
+
+    if size(root) > MAX_NODES:
+        raise ConfigError(
+            f"the configuration expands to more than {MAX_NODES:,} values (YAML aliases "
+            "that repeat each other); a configuration holds a few hundred",
+            file=where,
+            field=field,
+        )
 
 
 def example_configs() -> dict[str, Path]:
@@ -289,6 +363,7 @@ _EXPECTED = {
     "pair": "a list of two numbers [low, high]",
     "names": "a list of names",
     "mapping": "a mapping (key: value)",
+    "bands": "a mapping (band in the files: sndust filter) or auto",
     "any": "a value",
 }
 
@@ -334,6 +409,12 @@ def _check(value: Any, key: _Key, dotted: str, source: _Source) -> Any:
     elif kind == "mapping":
         if not isinstance(value, dict):
             raise fail()
+    elif kind == "bands":
+        if value != "auto" and not (
+            isinstance(value, dict)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            raise fail()
     elif kind in ("path", "paths"):
         items = value if (kind == "paths" and isinstance(value, list)) else [value]
         if not items or not all(isinstance(v, str) and v for v in items):
@@ -350,6 +431,9 @@ def _check(value: Any, key: _Key, dotted: str, source: _Source) -> Any:
         raise fail(_unknown(str(value), dict.fromkeys(map(str, key.choices)), "value"))
     if key.low is not None and value < key.low:
         raise fail(f"expected a value >= {key.low:g}, got {value!r}")
+    high = _MAX_INT if key.kind == "int" and key.high is None else key.high
+    if high is not None and value > high:
+        raise fail(f"expected a value <= {high}, got {value!r}")
     return value
 
 

@@ -80,7 +80,7 @@ def prepare(
     rest_wave = sed.rest_wave
     wave_lo, wave_hi = rest_wave[0], rest_wave[-1]
 
-    bands = {name: filters[name] for name in survey.band_names}  # unknown name -> ModelError
+    bands = survey.band_filters(filters)  # unknown name -> ModelError naming SN and file
     drops: list = []
 
     # Phase window: Survey.cut records each dropped point (and SNe left empty).

@@ -228,7 +228,7 @@ def _run_stages(sampler, target, carry, context: _Context):
     store, save, bar, placement, how, batch, warm_keys, sample_keys = context
     n = min(batch, sampler.num_samples)
     if store.carry is not None:
-        carry = _restore(jax.tree_util.tree_structure(carry), carry, store.carry, placement)
+        carry = _restore(jax.tree_util.tree_structure(carry), store.carry, placement)
     warmup, sampling = _plan(sampler)
     if store.phase == "warmup":
         t_phase = time.perf_counter() - store.seconds["warmup"]
@@ -342,6 +342,14 @@ def run_sampler(
             field="precondition",
         )
 
+    warmup, sampling = _plan(sampler)
+    for phase, steps in (("warm-up", sum(s.steps for s in warmup)), ("sampling", sampling.steps)):
+        if steps > np.iinfo(np.int32).max:  # kernel steps are counted in int32 (_int)
+            raise ConfigError(
+                f"{steps:,} {phase} kernel steps: more than a run can count "
+                f"({np.iinfo(np.int32).max:,}); take fewer steps or thin less",
+                field="num_warmup" if phase == "warm-up" else "num_samples",
+            )
     wide = jax.dtypes.canonicalize_dtype(jnp.float64)
     if sampler.needs_float64 and model.prepared.obs_fluxcal.dtype != wide:
         raise ConfigError(
@@ -366,6 +374,7 @@ def run_sampler(
         if exists and resume:
             inherit = ("init",) if init is None else ()
             store = Checkpoint.load(checkpoint, fingerprint, config, inherit)
+            store.check_run(sampler, model, int(chains), precondition not in (False, "metric"))
         elif exists:
             raise ConfigError(
                 "the checkpoint file exists: pass resume=True to continue it, or choose "
@@ -420,6 +429,8 @@ def run_sampler(
     if fresh:  # checked before anything is written
         check_starts(model, store.init, carry)
         save()
+    else:
+        store.check_carry(carry)
     context = _Context(store, save, bar, placement, how, batch, warm_keys, sample_keys)
     params = _run_stages(sampler, placed, carry, context)
 
@@ -470,14 +481,8 @@ def _append(target: dict, stats) -> None:
         target[name] = value if name not in target else np.concatenate([target[name], value], 1)
 
 
-def _restore(treedef, template, leaves, placement):
-    ref = jax.tree_util.tree_leaves(template)
-    if len(ref) != len(leaves) or any(
-        np.shape(a) != tuple(r.shape) or np.asarray(a).dtype != r.dtype for a, r in zip(leaves, ref)
-    ):
-        raise ConfigError(
-            "the checkpoint's sampler state does not match this sampler and model",
-            field="checkpoint",
-        )
+def _restore(treedef, leaves, placement):
+    """The saved carry's ``leaves`` on the chains' devices (``Checkpoint.check_carry``
+    has checked them against the fresh carry)."""
     restored = [jnp.asarray(a) for a in leaves]
     return placement.put_chains(jax.tree_util.tree_unflatten(treedef, restored))

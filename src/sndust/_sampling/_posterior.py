@@ -285,6 +285,27 @@ class Posterior:
             idata = az.from_netcdf(os.fspath(path), engine="h5netcdf")
         except Exception as err:  # noqa: BLE001 (xarray/h5netcdf raise many kinds)
             raise DataError(f"not a readable posterior netCDF file: {err}", file=path) from None
+        if "posterior" not in idata.groups():
+            raise DataError("not a posterior file: it has no posterior group", file=path)
+        attrs = idata.posterior.attrs
+        missing = [k for k in ("sampler", "hyper_names") if k not in attrs]
+        if missing:
+            raise DataError(
+                "not written by sndust (Posterior.to_netcdf): its posterior group lacks the "
+                f"attribute(s) {', '.join(missing)}",
+                file=path,
+            )
+        try:
+            names = json.loads(attrs["hyper_names"])
+        except (TypeError, ValueError):
+            names = None
+        absent = None if names is None else [n for n in names if n not in idata.posterior]
+        if names is None or absent:
+            raise DataError(
+                "its posterior group does not hold the hyperparameters its 'hyper_names' "
+                f"attribute names ({attrs['hyper_names']})",
+                file=path,
+            )
         return cls(idata)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import DataError
-from ._lightcurve import LightCurve
+from ._lightcurve import LightCurve, check_snid
 from ._snana import check_photometry
 
 
@@ -47,7 +47,7 @@ def light_curves_from_arrays(
 ) -> list[LightCurve]:
     """One :class:`LightCurve` per SN from ragged per-SN arrays (see
     :meth:`Survey.from_arrays`); the scalars are stored under their SNANA header names."""
-    snids = [str(s) for s in snid]
+    snids = [check_snid(str(s), file=None, where=f"snid[{i}]: ") for i, s in enumerate(snid)]
     n_sn = len(snids)
     per_obs = {"mjd": mjd, "band": band, "fluxcal": fluxcal, "fluxcal_err": fluxcal_err}
     for name, values in per_obs.items():

@@ -17,8 +17,9 @@ from ._lightcurve import LightCurve
 _INT = re.compile(r"[+-]?\d+")
 #: Header keys whose values are names, never numbers (``SNID: 1234`` stays a string).
 NAME_KEYS = frozenset({"SNID", "CID", "IAUC", "NAME", "SURVEY", "FILTERS", "FIELD"})
-#: SNANA's placeholder for an unknown host mass.
-LOG_MASS_SENTINEL = -9.0
+#: Plausible log10 host stellar masses (M_sun); values outside, such as SNANA's -9 for
+#: "unknown" or 99, are placeholders and read as an unknown mass.
+LOG_MASS_RANGE = (6.0, 13.0)
 
 
 def to_number(text: str) -> int | float | None:
@@ -108,7 +109,9 @@ def header_scalars(lc: LightCurve, peak_mjd_key: str = "SEARCH_PEAKMJD") -> Scal
       else 0;
     * ``peak_mjd`` = ``peak_mjd_key``, else ``PEAKMJD`` (required, > 0);
     * ``mwebv`` = ``MWEBV`` (0 if absent, noted); ``log_mass`` = ``HOSTGAL_LOGMASS``
-      (or ``HOST_LOGMASS``), NaN if absent or at SNANA's -9 sentinel.
+      (or ``HOST_LOGMASS``), NaN (unknown) if absent or NaN, and NaN with a note if
+      outside :data:`LOG_MASS_RANGE` (a placeholder such as -9, 0 or 99: the SN is kept,
+      as for any SN of unknown mass).
 
     Raises:
         DataError: a required key is missing, non-numeric or out of range; the message
@@ -167,7 +170,14 @@ def header_scalars(lc: LightCurve, peak_mjd_key: str = "SEARCH_PEAKMJD") -> Scal
     log_mass = math.nan if mass_key is None else h.number(mass_key)
     if math.isinf(log_mass):
         raise h.error(mass_key, f"expected a finite log10 host mass, got {log_mass:g}")
-    if log_mass <= LOG_MASS_SENTINEL:
+    lo, hi = LOG_MASS_RANGE
+    if not (math.isnan(log_mass) or lo <= log_mass <= hi):
+        line = lc.header_lines.get(h.upper[mass_key.upper()])
+        where = f" ({lc.source}:{line})" if line is not None else ""
+        notes.append(
+            f"SN {lc.snid}: {mass_key} {log_mass:g}{where} outside the plausible range "
+            f"[{lo:g}, {hi:g}]; host mass taken as unknown (NaN)"
+        )
         log_mass = math.nan
 
     survey = str(lc.meta[h.upper["SURVEY"]]) if h.has("SURVEY") else ""

@@ -85,13 +85,27 @@ def _find_list(directory: Path) -> Path:
 
 
 def _read_list(list_file: Path, listing: Listing, missing: str) -> None:
-    """Add the files named in a ``.LIST`` file (relative to its directory)."""
+    """Add the files named in a ``.LIST`` file (relative to its directory); an entry
+    naming a folder or a ``.LIST`` file (this one included) is an error."""
     lines = _table_lines(list_file)
     if not lines:
         raise DataError("LIST file names no light-curve files", file=str(list_file))
     root = list_file.parent
     for lineno, name in lines:
         path = root / name
+        if path.is_dir() or (path.is_file() and path.suffix.upper() == ".LIST"):
+            if path.is_dir():
+                what = "a folder"
+            elif path.resolve() == list_file.resolve():
+                what = "this LIST file itself"
+            else:
+                what = "another LIST file"
+            raise DataError(
+                f"listed entry {name!r} is {what}: expected light-curve files (a LIST does "
+                "not name folders or other lists)",
+                file=str(list_file),
+                line=lineno,
+            )
         if path.is_file():
             listing.entries.append(_file_entry(path, str(list_file), lineno))
             continue

@@ -2,41 +2,62 @@
 
 The format: header lines ``KEY: value [+- err]`` (``#`` starts a comment), then ``NOBS``,
 ``NVAR`` and ``VARLIST: MJD FLT ... FLUXCAL FLUXCALERR ...`` followed by one ``OBS:`` row
-per observation, optionally ``END:``. ``FLUXCAL`` has zero point 27.5 mag.
+per observation, optionally ``END:``. ``FLUXCAL`` has zero point 27.5 mag. Files may be
+gzip-compressed, whatever their name.
 """
 
 from __future__ import annotations
 
+import gzip
 import re
-from collections.abc import Mapping
+import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .._errors import DataError
 from ._header import parse_value, to_number
-from ._lightcurve import LightCurve, map_bands
+from ._lightcurve import LightCurve, check_snid, map_bands
 
 #: Columns every light curve needs; the band column may be called FLT or BAND.
 BAND_COLUMNS = ("FLT", "BAND")
 _KEY_TOKEN = re.compile(r"[A-Z][A-Z0-9_]*:")
 _EXPECTED_VARLIST = "'VARLIST: MJD FLT FLUXCAL FLUXCALERR ...'"
+#: The first two bytes of every gzip stream.
+GZIP_MAGIC = b"\x1f\x8b"
+#: Header keys that repeat legitimately: one block of them per spectrum.
+_REPEATED_PREFIX = "SPECTRUM_"
 
 
 def read_text_file(path: Path) -> str:
-    """The text of ``path``, with file-system and encoding problems as DataErrors."""
+    """The UTF-8 text of ``path``, decompressed first if it is gzip (recognised by its
+    first bytes, not its name), with file-system, compression and encoding problems as
+    DataErrors."""
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except FileNotFoundError:
         raise DataError("file not found", file=str(path)) from None
     except IsADirectoryError:
         raise DataError("expected a file, found a directory", file=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"not a text file (undecodable byte at offset {exc.start})", file=str(path)
-        ) from None
     except OSError as exc:
         raise DataError(f"cannot read file: {exc.strerror}", file=str(path)) from None
+    compressed = data[:2] == GZIP_MAGIC
+    if compressed:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(
+                f"gzip-compressed, but cannot be decompressed (truncated or corrupt?): {exc}",
+                file=str(path),
+            ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        what = "gzip-compressed, but what it holds is not" if compressed else "not"
+        raise DataError(
+            f"{what} a text file (undecodable byte at offset {exc.start})", file=str(path)
+        ) from None
     return text
 
 
@@ -111,13 +132,49 @@ def _split_keys(key: str, tokens: list[str]) -> list[tuple[str, list[str]]]:
     return pairs
 
 
-def read_snana_text(path: str | Path, bands: Mapping[str, str] | None = None) -> LightCurve:
-    """Read one SNANA text light-curve file.
+class _Header:
+    """The header of one file as read so far: its values and the line of each key.
+
+    A key given twice (in any case) is accepted only with the same value: otherwise
+    which one is meant is unknowable, so it is an error.
+    """
+
+    def __init__(self, source: str):
+        self.source = source
+        self.meta: dict[str, Any] = {}
+        self.lines: dict[str, int] = {}
+        self._by_upper: dict[str, str] = {}
+
+    def set(self, name: str, value: Any, lineno: int) -> None:
+        upper = name.upper()
+        first = self._by_upper.get(upper)
+        if first is not None and not upper.startswith(_REPEATED_PREFIX):
+            if self.meta[first] != value:
+                raise DataError(
+                    f"{first} given twice with different values: {self.meta[first]!r} on "
+                    f"line {self.lines[first]}, {value!r} here; expected one",
+                    file=self.source,
+                    line=lineno,
+                    field=name,
+                )
+            return
+        self.meta[name] = value
+        self.lines[name] = lineno
+        self._by_upper.setdefault(upper, name)
+
+
+def read_snana_text(path: str | Path, bands: Any = None) -> LightCurve:
+    """Read one SNANA text light-curve file (plain or gzip-compressed).
 
     Args:
         path: the file.
-        bands: map from band names in the file to sndust filter names; names not in it
-            are kept unchanged.
+        bands: map from band names in the file to sndust filter names (every band of
+            the file must be in it), or ``"auto"`` to take the names as sndust filter
+            names; with ``None`` reading any band is an error.
+
+    A header key given twice must have the same value both times (``SPECTRUM_*`` keys,
+    one set per spectrum, excepted). The SNID must be one printable word without ``#``,
+    so that result tables can name the SN.
 
     Raises:
         DataError: for anything malformed, naming the file, line and key or column.
@@ -132,8 +189,8 @@ def read_snana_text(path: str | Path, bands: Mapping[str, str] | None = None) ->
             file=source,
         )
 
-    meta: dict = {}
-    key_lines: dict[str, int] = {}
+    header = _Header(source)
+    meta, key_lines = header.meta, header.lines
     varlist: list[str] | None = None
     rows: list[list[str]] = []
     row_lines: list[int] = []
@@ -195,11 +252,9 @@ def read_snana_text(path: str | Path, bands: Mapping[str, str] | None = None) ->
         else:
             for name, values in _split_keys(key, tokens):
                 value, err = parse_value(name, values)
-                meta[name] = value
-                key_lines[name] = lineno
+                header.set(name, value, lineno)
                 if err is not None:
-                    meta[f"{name}_ERR"] = err
-                    key_lines[f"{name}_ERR"] = lineno
+                    header.set(f"{name}_ERR", err, lineno)
 
     if varlist is None:
         raise DataError(
@@ -228,13 +283,14 @@ def read_snana_text(path: str | Path, bands: Mapping[str, str] | None = None) ->
     lines = np.asarray(row_lines, dtype=np.int64)
     check_photometry(mjd, fluxcal, fluxcal_err, lines, source)
 
-    snid = meta.get("SNID")
-    if snid is None:
+    if "SNID" not in key_lines:
         raise DataError("no SNID: expected a 'SNID: <name>' header line", file=source, field="SNID")
-    return LightCurve(
-        snid=str(snid),
+    snid = "" if meta["SNID"] is None else str(meta["SNID"])
+    check_snid(snid, file=source, line=key_lines["SNID"])
+    lc = LightCurve(
+        snid=snid,
         mjd=mjd,
-        band=map_bands(np.asarray(columns[band_column], dtype=str), bands or {}),
+        band=np.asarray(columns[band_column], dtype=str),
         fluxcal=fluxcal,
         fluxcal_err=fluxcal_err,
         meta=meta,
@@ -242,6 +298,7 @@ def read_snana_text(path: str | Path, bands: Mapping[str, str] | None = None) ->
         line=lines,
         header_lines=key_lines,
     )
+    return map_bands(lc, bands, column=band_column)
 
 
 def _check_counts(
@@ -258,6 +315,13 @@ def _check_counts(
         if not isinstance(value, int) or isinstance(value, bool):
             raise DataError(
                 f"expected a whole number, got {value!r}",
+                file=source,
+                line=key_lines[key],
+                field=key,
+            )
+        if value < 0:
+            raise DataError(
+                f"expected a whole number >= 0, got {value}",
                 file=source,
                 line=key_lines[key],
                 field=key,

@@ -8,14 +8,13 @@ row numbers in the PHOT table; rows with ``MJD == -777`` separate supernovae.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .._errors import DataError
-from ._lightcurve import LightCurve, map_bands
+from ._lightcurve import LightCurve, check_snid, map_bands
 from ._snana import check_photometry
 
 _FITS_NAME = re.compile(r"^(?P<stem>.*)_(?P<kind>HEAD|PHOT)(?P<ext>\.FITS(?:\.GZ)?)$", re.I)
@@ -98,20 +97,23 @@ def _require(columns: dict, names: tuple[str, ...], path: Path, what: str) -> st
     )
 
 
-def read_snana_fits(head_path: str | Path, bands: Mapping[str, str] | None = None) -> list:
+def read_snana_fits(head_path: str | Path, bands: Any = None) -> list:
     """Read every supernova of an SNANA FITS HEAD/PHOT pair.
 
     Args:
         head_path: the HEAD file; the PHOT file is found by replacing ``_HEAD`` with
             ``_PHOT`` in its name (with or without ``.gz``).
-        bands: map from band names in the file to sndust filter names.
+        bands: map from band names in the file to sndust filter names (every band of
+            the file must be in it), or ``"auto"`` to take the names as sndust filter
+            names; with ``None`` reading any band is an error.
 
     Returns:
         A list of :class:`LightCurve`, in HEAD order. ``line`` holds 1-based PHOT rows.
 
     Raises:
-        DataError: missing partner file, missing columns, pointers beyond the PHOT
-            table, or bad photometry; the message names the file, row and column.
+        DataError: missing partner file, missing columns, a band column that does not
+            hold names, pointers beyond the PHOT table, an SNID that result tables
+            cannot name, or bad photometry; the message names the file, row and column.
     """
     head_path = Path(head_path)
     phot_path, tried = fits_partner(head_path)
@@ -137,7 +139,15 @@ def read_snana_fits(head_path: str | Path, bands: Mapping[str, str] | None = Non
             ) from None
 
     mjd, fluxcal, fluxcal_err = as_float("MJD"), as_float("FLUXCAL"), as_float("FLUXCALERR")
+    if phot[band_col].dtype.kind not in "SU" or phot[band_col].ndim != 1:
+        raise DataError(
+            f"PHOT column {band_col} holds {phot[band_col].dtype.name} values; expected band "
+            "names (a text column)",
+            file=str(phot_path),
+            field=band_col,
+        )
     band_raw = np.asarray([_python(b) for b in phot[band_col].tolist()], dtype=str)
+    found = list(dict.fromkeys(band_raw[mjd != SEPARATOR_MJD].tolist()))
 
     survey = primary.get("SURVEY")
     sources = f"{head_path},{phot_path}"
@@ -148,6 +158,7 @@ def read_snana_fits(head_path: str | Path, bands: Mapping[str, str] | None = Non
             meta.setdefault("SURVEY", str(survey).strip())
         snid = str(meta["SNID"])
         meta["SNID"] = snid
+        check_snid(snid, file=str(head_path), where=f"HEAD row {i + 1}: ")
         first, last = meta["PTROBS_MIN"], meta["PTROBS_MAX"]
         if not (isinstance(first, int) and isinstance(last, int)):
             raise DataError(
@@ -175,16 +186,16 @@ def read_snana_fits(head_path: str | Path, bands: Mapping[str, str] | None = Non
             str(phot_path),
             row_word=f"SNID {snid}, PHOT row",
         )
-        curves.append(
-            LightCurve(
-                snid=snid,
-                mjd=mjd[rows],
-                band=map_bands(band_raw[rows], bands or {}),
-                fluxcal=fluxcal[rows],
-                fluxcal_err=fluxcal_err[rows],
-                meta=meta,
-                source=sources,
-                line=lines,
-            )
+        lc = LightCurve(
+            snid=snid,
+            mjd=mjd[rows],
+            band=band_raw[rows],
+            fluxcal=fluxcal[rows],
+            fluxcal_err=fluxcal_err[rows],
+            meta=meta,
+            source=sources,
+            line=lines,
+            line_word="PHOT row",
         )
+        curves.append(map_bands(lc, bands, column=band_col, found=found))
     return curves

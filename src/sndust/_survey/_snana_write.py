@@ -1,6 +1,7 @@
 """Writer for SNANA text light-curve files: one ``<SNID>.txt`` per supernova and a
 ``.LIST`` file naming them, in the form :func:`read_snana_text` reads back to the same
-arrays (floats are written with ``repr``, which round-trips exactly)."""
+arrays with ``bands="auto"`` (floats are written with ``repr``, which round-trips
+exactly)."""
 
 from __future__ import annotations
 
@@ -71,8 +72,9 @@ def write_snana_text(
         survey: the survey (only observations with ``mask`` True are written).
         folder: created if missing.
         bands: map from sndust filter names to the names written in the ``FLT`` column
-            (e.g. ``{"g_PS1": "g"}``); names not in it are written unchanged, so
-            ``Survey.from_snana(folder)`` needs no band map to read them back.
+            (e.g. ``{"g_PS1": "g"}``); names not in it are written unchanged, as sndust
+            filter names, so ``Survey.from_snana(folder, bands="auto")`` reads them back
+            (with a map given here, read back with its inverse).
         list_name: name of the ``.LIST`` file (default: the folder's name + ``.LIST``).
         overwrite: replace existing files; by default an existing file is an error and
             nothing is written.
@@ -139,8 +141,8 @@ def _light_curve_text(survey: Survey, i: int, written_bands: list[str]) -> str:
         f"REDSHIFT_CMB: {_number(survey.z_cmb[i])} +- {_number(survey.z_err[i])}",
         f"SEARCH_PEAKMJD: {_number(survey.peak_mjd[i])}",
         f"MWEBV: {_number(survey.mwebv[i])}",
-        # SNANA's -9 sentinel stands for an unknown mass and reads back as NaN
-        f"HOSTGAL_LOGMASS: {'-9.0' if math.isnan(log_mass) else _number(log_mass)}",
+        # an unknown mass is left out (read back as NaN, without a placeholder's note)
+        *([] if math.isnan(log_mass) else [f"HOSTGAL_LOGMASS: {_number(log_mass)}"]),
         *_extra_header(survey.meta[i]),
         "",
         f"NOBS: {int(m.sum())}",

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 from jaxtyping import Bool, Float, Int
 
-from .._errors import ConfigError, DataError
+from .._errors import ConfigError, DataError, ModelError
 from ._cuts import plan_cut
-from ._lightcurve import Drop, LightCurve, check_band_map
+from ._lightcurve import Drop, LightCurve, check_band_map, drop_repeated_rows
 from ._listing import collect
 from ._pack import PER_SN, pack_light_curves
 from ._snana import read_snana_text
@@ -150,6 +150,33 @@ class Survey:
         """Rest-frame phase ``(mjd - peak_mjd) / (1 + z_hel)`` in days (0 on padding)."""
         t = (self.mjd - self.peak_mjd[:, None]) / (1.0 + self.z_hel[:, None])
         return np.where(self.mask, t, 0.0)
+
+    def band_filters(self, filters: Any) -> dict:
+        """The filter of each of ``band_names`` from the FilterBank ``filters``.
+
+        Raises:
+            ModelError: a band the bank does not know, naming it, the first SN observed
+                in it and that SN's file (the bank's own message says what it knows).
+        """
+        out = {}
+        for b, name in enumerate(self.band_names):
+            if name not in filters:
+                users = np.flatnonzero((self.mask & (self.band == b)).any(axis=1))
+                i = int(users[0]) if users.size else None
+                try:
+                    filters[name]
+                except ModelError as exc:
+                    if i is None:
+                        raise
+                    n_sn = f"{users.size} SN" + ("e" if users.size > 1 else "")
+                    raise ModelError(
+                        f"band {name!r}, first observed by SN {self.snid[i]!r} ({n_sn} in "
+                        f"all), is not a filter sndust knows: {exc.message}",
+                        file=self.sources[i] or None,
+                        field="band",
+                    ) from None
+            out[name] = filters[name]
+        return out
 
     # ----------------------------------------------------------------- subsets
     def select(self, indices_or_snids: Any) -> Survey:
@@ -315,11 +342,13 @@ class Survey:
         overwrite: bool = False,
     ) -> list[Path]:
         """Write each supernova as an SNANA text file (``<SNID>.txt``) plus a ``.LIST``
-        file in ``folder``; ``Survey.from_snana(folder)`` reads back the same arrays.
+        file in ``folder``; ``Survey.from_snana(folder, bands="auto")`` reads back the
+        same arrays.
 
-        ``bands`` maps sndust filter names to the names written (e.g. ``{"g_PS1": "g"}``);
-        unmapped names are written as they are. Existing files are an error unless
-        ``overwrite``. Returns the light-curve files written.
+        ``bands`` maps sndust filter names to the names written (e.g. ``{"g_PS1": "g"}``;
+        read back with the inverse map); unmapped names are written as they are.
+        Existing files are an error unless ``overwrite``. Returns the light-curve files
+        written.
         """
         from ._snana_write import write_snana_text
 
@@ -357,8 +386,18 @@ class Survey:
         drops: Sequence[Drop] = (),
     ) -> Survey:
         """Pack light curves into a survey, deriving redshifts etc. from their headers
-        (see :func:`header_scalars`). SNIDs must be unique."""
-        return cls(**pack_light_curves(curves, peak_mjd_key, z_err_floor), drops=tuple(drops))
+        (see :func:`header_scalars`). SNIDs must be unique.
+
+        An observation repeated exactly within an SN (same MJD, band, flux and error) is
+        dropped, keeping the first, and recorded in ``drops``; the same MJD and band
+        with a different flux or error is a DataError naming both lines.
+        """
+        kept, repeats = [], list(drops)
+        for lc in curves:
+            lc, dropped = drop_repeated_rows(lc)
+            kept.append(lc)
+            repeats += dropped
+        return cls(**pack_light_curves(kept, peak_mjd_key, z_err_floor), drops=tuple(repeats))
 
     @classmethod
     def from_snana(
@@ -381,7 +420,10 @@ class Survey:
             pattern: a glob of light-curve files inside each directory of ``path``
                 (read instead of its ``.LIST``), e.g. ``"Foundation_DR1_*.txt"``.
             bands: mapping from band names in the files to sndust filter names, e.g.
-                ``{"g": "g_PS1", ...}``; names not in it are kept as they are.
+                ``{"g": "g_PS1", ...}``, naming every band of the files; or ``"auto"``
+                to use the names in the files as sndust filter names (files written by
+                :meth:`to_snana`). The default, ``None``, refuses any band: a band is
+                never given a filter by chance.
             peak_mjd_key: header key of the peak date (falls back to ``PEAKMJD``).
             z_err_floor: lower bound applied to ``z_err``.
             ignore_file: honour ``<list>.IGNORE`` beside a ``.LIST`` (True), none
@@ -389,6 +431,16 @@ class Survey:
                 are left out and recorded in ``drops``.
             missing: a ``.LIST`` entry whose file does not exist raises (``"raise"``)
                 or is recorded in ``drops`` and skipped (``"drop"``).
+
+        Text files may be gzip-compressed (whatever their name). A header key given
+        twice must have the same value; SNIDs must be one printable word without ``#``
+        (result tables name SNs by them); an exactly repeated observation is dropped and
+        recorded, a contradicting one (same MJD and band) is an error; a host mass
+        outside [6, 13] is read as unknown, with a note (see :meth:`report`).
+
+        Raises:
+            DataError: a malformed file or value, naming the file, line and field.
+            ConfigError: a malformed argument.
         """
         band_map = check_band_map(bands)
         listing = collect(path, ignore_file=ignore_file, missing=missing, pattern=pattern)
@@ -426,7 +478,8 @@ class Survey:
     ) -> Survey:
         """Read a BayeSN data table (``SNID SEARCH_PEAKMJD REDSHIFT_CMB REDSHIFT_CMB_ERR
         files``; the files are SNANA text files relative to ``data_root``, default the
-        table's directory). The table's peak date and CMB redshift override the files'."""
+        table's directory). The table's peak date and CMB redshift override the files'.
+        ``bands`` and the checks are as in :meth:`from_snana`."""
         curves = read_bayesn_table(table_path, data_root, check_band_map(bands))
         if not curves:
             raise DataError("data table has no rows", file=str(table_path))
@@ -439,7 +492,8 @@ class Survey:
         """Build a survey from astropy/sncosmo photometric tables, one per supernova.
 
         See :func:`sndust._survey._tables.light_curve_from_table` for the columns and
-        ``table.meta`` keys understood.
+        ``table.meta`` keys understood. ``bands`` maps the band column's names to sndust
+        filter names (``"auto"``: they are sndust filter names), as in :meth:`from_snana`.
         """
         from astropy.table import Table
 

@@ -3,7 +3,6 @@ astropy/sncosmo photometric tables (one table per SN)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import numpy as np
 
 from .._errors import ConfigError, DataError
 from ._header import normalise_keys, to_number
-from ._lightcurve import LightCurve, map_bands
+from ._lightcurve import LightCurve, check_snid, map_bands
 from ._snana import check_photometry, numeric_column, read_snana_text, read_text_file
 
 #: Columns of a BayeSN data table (case-insensitive); ``files`` is comma-separated.
@@ -21,7 +20,7 @@ FLUXCAL_ZP = 27.5
 
 
 def read_bayesn_table(
-    table_path: str | Path, data_root: str | Path | None, bands: Mapping[str, str]
+    table_path: str | Path, data_root: str | Path | None, bands: Any
 ) -> list[LightCurve]:
     """Read a BayeSN data table and the SNANA text files it names.
 
@@ -29,7 +28,8 @@ def read_bayesn_table(
     columns ``SNID SEARCH_PEAKMJD REDSHIFT_CMB REDSHIFT_CMB_ERR files``. Each row's files
     (comma-separated, relative to ``data_root``, default the table's directory) are
     read and their observations concatenated. The table's SNID, peak date and CMB
-    redshift (with error) replace the files' header values.
+    redshift (with error) replace the files' header values. ``bands`` applies to every
+    file as in :func:`read_snana_text`.
     """
     table_path = Path(table_path)
     source = str(table_path)
@@ -83,7 +83,7 @@ def read_bayesn_table(
                 line=lineno,
                 field="REDSHIFT_CMB",
             )
-        snid = tokens[index["SNID"]]
+        snid = check_snid(tokens[index["SNID"]], file=source, line=lineno)
         names = [f for f in tokens[index["FILES"]].split(",") if f]
         parts = []
         for name in names:
@@ -111,6 +111,7 @@ def read_bayesn_table(
                 source=",".join(p.source for p in parts),
                 line=np.concatenate([p.line for p in parts]),
                 header_lines=dict(parts[0].header_lines),
+                line_file=np.concatenate([np.full(len(p), k) for k, p in enumerate(parts)]),
             )
         )
     return curves
@@ -168,14 +169,15 @@ def _float_column(table, name: str, source: str) -> np.ndarray:
     return numeric_column(text, name, rows, source, line_kind="row ")
 
 
-def light_curve_from_table(table: Any, position: int, bands: Mapping[str, str]) -> LightCurve:
+def light_curve_from_table(table: Any, position: int, bands: Any) -> LightCurve:
     """One SN's light curve from an astropy Table (sncosmo photometric-data convention).
 
     Columns (case-insensitive): time (``time``/``mjd``/``date``), ``band``, and either
     ``flux``, ``fluxerr``, ``zp`` (``zpsys`` optional) -- converted to FLUXCAL at zero
     point 27.5 by ``fluxcal = flux * 10**(0.4 * (27.5 - zp))`` -- or ``FLUXCAL`` and
     ``FLUXCALERR`` directly. SN metadata comes from ``table.meta`` with SNANA names or
-    common aliases (``z``, ``t0``, ``mwebv``, ``name``, ...).
+    common aliases (``z``, ``t0``, ``mwebv``, ``name``, ...). ``bands`` maps the band
+    column's names to sndust filter names, as in :func:`read_snana_text`.
     """
     from astropy.table import Table
 
@@ -236,16 +238,18 @@ def light_curve_from_table(table: Any, position: int, bands: Mapping[str, str]) 
         raise DataError(
             "no SNID in table.meta: expected a 'SNID' (or 'name') entry", file=source, field="SNID"
         )
-    meta["SNID"] = str(meta["SNID"]).strip()
+    meta["SNID"] = check_snid(str(meta["SNID"]).strip(), file=source, where="table.meta: ")
     raw_bands = [getattr(b, "name", b) for b in table[band_col].tolist()]
     raw_bands = [b.decode() if isinstance(b, bytes) else str(b) for b in raw_bands]
-    return LightCurve(
+    lc = LightCurve(
         snid=meta["SNID"],
         mjd=mjd,
-        band=map_bands(np.asarray(raw_bands, dtype=str), bands),
+        band=np.asarray(raw_bands, dtype=str),
         fluxcal=fluxcal,
         fluxcal_err=fluxcal_err,
         meta=meta,
         source=source,
         line=rows,
+        line_word="row",
     )
+    return map_bands(lc, bands, column=band_col)
