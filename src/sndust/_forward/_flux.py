@@ -24,7 +24,7 @@ with the small offset ``Δμ_s = μ_s − μ_ref,s``: accurate in float32, see
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import equinox as eqx
 import jax
@@ -84,6 +84,12 @@ class PreparedSurvey(eqx.Module):
 
     Build with :func:`sndust.prepare`. Shapes: ``n_sn`` SNe; ``n_chunk`` chunks of ``size``
     observations of one SN in one band; ``window`` rest-wavelength bins per chunk.
+
+    An evaluation computes all chunks at once: its temporaries are ``(n_chunk, size,
+    window)`` arrays, and a batch of evaluations (several optimiser starts, the columns of
+    a Hessian) holds one set per member. :meth:`in_blocks` gives the same survey evaluated
+    in blocks of chunks, one after another, whose temporaries are one block's whatever
+    the number of observations.
     """
 
     info: SurveyInfo = eqx.field(static=True)
@@ -121,6 +127,8 @@ class PreparedSurvey(eqx.Module):
     mwebv: PerSN = sn_axis()
     log_mass: PerSN = sn_axis()
     peak_mjd: PerSN = sn_axis()
+    # evaluation: chunks per block (None: all chunks at once; see in_blocks)
+    block: int | None = eqx.field(static=True, default=None)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -143,9 +151,32 @@ class PreparedSurvey(eqx.Module):
     def n_eps(self) -> int:
         return self.L_sigma.shape[0]
 
+    @property
+    def evaluation_size(self) -> int:
+        """Observation slots × wavelength bins: the size of an evaluation's largest
+        temporaries (all chunks at once)."""
+        return self.obs_fluxcal.size * self.info.window
+
     def report(self) -> str:
         """Every SN, band and point dropped on the way here, with the reason."""
         return self.info.report()
+
+    def in_blocks(self, chunks: int | None) -> PreparedSurvey:
+        """The same survey, evaluated ``chunks`` chunks at a time (None: all at once).
+
+        The blocks run one after another (``lax.map``) and each block's flux is
+        recomputed in the backward pass rather than stored (``jax.checkpoint``), so a
+        gradient, or a batch of gradients and Hessian-vector products, holds the
+        temporaries of one block instead of all observations. The values are those of
+        the survey evaluated at once, to rounding; a single gradient costs more this way
+        (slices are copied out of the arrays, the flux is computed twice), so this is for
+        batched derivative programs that would otherwise hold many copies.
+        """
+        if chunks is not None and chunks < 1:
+            raise ValueError(f"chunks per block must be at least 1, got {chunks}")
+        if chunks is not None and chunks >= self.chunk_sn.shape[0]:
+            chunks = None
+        return replace(self, block=chunks)
 
     # ------------------------------------------------------------------ pieces
     def eps_from_e(self, e: Float[ArrayLike, "*b ne"]) -> Float[Array, "*b nl nt"]:
@@ -153,15 +184,40 @@ class PreparedSurvey(eqx.Module):
         wavelength-fastest, zero first and last wavelength rows."""
         return eps_from_e(self.L_sigma, jnp.asarray(e), self.W0.shape[0])
 
-    def _phase_terms(self, t_max):
-        """Spline rows J_t and template × band weights at the (shifted) phases."""
-        if not self.free_tmax:
-            return self.phase_basis, self.template_weight
-        shift = jnp.asarray(t_max, self.phase.dtype)
-        t = self.phase - jnp.broadcast_to(shift, (self.n_sn,))[self.chunk_sn][:, None]
-        basis = _spline_rows(t, self.tau_knots, self.tau_curvature)  # (n_chunk, size, nt)
-        template = template_at(self.hsiao_flux, self.hsiao_phase0, self.window_index, t, jnp)
-        return basis, template * self.band_weight[:, None, :]
+    def _chunk_data(self, take=None) -> dict:
+        """The per-chunk arrays one flux evaluation reads (all chunks, or ``take`` of each)."""
+        if self.free_tmax:
+            names = ("chunk_sn", "window_index", "wave_basis", "phase", "band_weight")
+        else:
+            names = ("chunk_sn", "window_index", "wave_basis", "phase_basis", "template_weight")
+        return {
+            name: getattr(self, name) if take is None else take(getattr(self, name))
+            for name in names
+        }
+
+    def _flux_of(self, chunks, surfaces, dust, scale, shift):
+        """FLUXCAL ``(n, size)`` of a set of chunks (``_chunk_data``), given per SN the
+        surfaces ``W_s``, the host dust ``A_V A(λ; R_V)/A_V`` on the model grid (mag), the
+        flux scale and, with a free ``t_max``, the phase shift."""
+        sn = chunks["chunk_sn"]
+        if shift is None:
+            phase_basis, weight = chunks["phase_basis"], chunks["template_weight"]
+        else:  # spline rows and template × band weights at the shifted phases
+            t = chunks["phase"] - shift[sn][:, None]
+            phase_basis = _spline_rows(t, self.tau_knots, self.tau_curvature)  # (n, size, nt)
+            weight = weight_at(
+                self.hsiao_flux,
+                self.hsiao_phase0,
+                chunks["window_index"],
+                chunks["band_weight"],
+                t,
+            )
+        # knot values at each observed phase: (n, size, nl)
+        knots_at_obs = jnp.einsum("cst,clt->csl", phase_basis, surfaces[sn])
+        warp = knots_at_obs @ chunks["wave_basis"]  # (n, size, window)
+        dust = dust[sn[:, None], chunks["window_index"]]  # (n, window)
+        flux = jnp.sum(weight * jnp.exp(-_LN10_04 * (warp + dust[:, None, :])), axis=-1)
+        return flux * scale[sn][:, None]
 
     def _chunk_flux(self, theta, A_V, R_V, eps, distmod, delta_M, t_max, ref_scale=None):
         dtype = self.obs_fluxcal.dtype
@@ -174,18 +230,33 @@ class PreparedSurvey(eqx.Module):
         R_V = jnp.asarray(R_V, dtype)
         eps = jnp.broadcast_to(jnp.asarray(eps, dtype), (n_sn, *self.W0.shape))
         surfaces = self.W0 + theta[:, None, None] * self.W1 + eps  # (n_sn, nl, nt)
-        phase_basis, weight = self._phase_terms(t_max)
-        # knot values at each observed phase: (n_chunk, size, nl)
-        knots_at_obs = jnp.einsum("cst,clt->csl", phase_basis, surfaces[self.chunk_sn])
-        warp = knots_at_obs @ self.wave_basis  # (n_chunk, size, window)
         dust = A_V[:, None] * self.dust.curve_from(self.dust_basis, R_V)  # (n_sn, n_wave)
-        dust = dust[self.chunk_sn[:, None], self.window_index]  # (n_chunk, window)
-        flux = jnp.sum(weight * jnp.exp(-_LN10_04 * (warp + dust[:, None, :])), axis=-1)
         if ref_scale is None:
             scale = jnp.exp(-_LN10_04 * (self.M0 + distmod + delta_M))
         else:  # distmod is an offset from the reference distances folded into ref_scale
             scale = per_sn(ref_scale) * jnp.exp(-_LN10_04 * (distmod + delta_M))
-        return flux * scale[self.chunk_sn][:, None]
+        shift = None
+        if self.free_tmax:
+            shift = jnp.broadcast_to(jnp.asarray(t_max, self.phase.dtype), (n_sn,))
+        if self.block is None:
+            return self._flux_of(self._chunk_data(), surfaces, dust, scale, shift)
+
+        # blocks of `block` chunks in a loop (see in_blocks), then the remaining chunks
+        size = self.block
+        n_full = self.chunk_sn.shape[0] // size
+
+        def one(i):
+            def take(x):
+                return jax.lax.dynamic_slice_in_dim(x, i * size, size)
+
+            return self._flux_of(self._chunk_data(take), surfaces, dust, scale, shift)
+
+        flux = jax.lax.map(jax.checkpoint(one, prevent_cse=False), jnp.arange(n_full))
+        flux = flux.reshape(n_full * size, -1)
+        if n_full * size < self.chunk_sn.shape[0]:
+            rest = self._chunk_data(lambda x: x[n_full * size :])
+            flux = jnp.concatenate([flux, self._flux_of(rest, surfaces, dust, scale, shift)])
+        return flux
 
     # ------------------------------------------------------------------ public
     def chunk_fluxcal(
@@ -290,13 +361,43 @@ def template_at(hsiao_flux, phase0, window_index, t, xp):
     Returns:
         ``(n_chunk, size, window)``.
     """
-    lower = xp.floor(t)
-    frac = (t - lower)[:, :, None]
-    n_phase = hsiao_flux.shape[1]
-    lo = xp.clip(lower.astype(np.int32) - int(phase0), 0, n_phase - 1)[:, :, None]
-    hi = xp.clip(lo + 1, 0, n_phase - 1)
+    frac, lo, hi = _days(t, phase0, hsiao_flux.shape[1], xp)
     rows = window_index[:, None, :]
     return (1 - frac) * hsiao_flux[rows, lo] + frac * hsiao_flux[rows, hi]
+
+
+def weight_at(hsiao_flux, phase0, window_index, band_weight, t):
+    """Band weights × Hsiao template at shifted phases ``t`` (JAX; free time of maximum).
+
+    The interpolation of :func:`template_at`, written as ``a + f (b − a)`` with ``a`` and
+    ``b`` the band-weighted template on the whole days either side of ``t``: those depend
+    on ``t`` only through the whole day, where their derivative is zero, so they enter as
+    constants and the derivative in ``t`` runs through the day fraction ``f`` alone. A
+    gradient then keeps neither the gathered template rows nor the broadcast band weights
+    for it. Equal to ``template_at(...) * band_weight[:, None, :]`` to rounding.
+
+    Args:
+        band_weight: ``(n_chunk, window)``; the others as :func:`template_at`.
+
+    Returns:
+        ``(n_chunk, size, window)``.
+    """
+    frac, lo, hi = _days(t, phase0, hsiao_flux.shape[1], jnp)
+    rows = window_index[:, None, :]
+    weight = band_weight[:, None, :]
+    a = jax.lax.stop_gradient(weight * hsiao_flux[rows, lo])
+    b = jax.lax.stop_gradient(weight * hsiao_flux[rows, hi])
+    return a + frac * (b - a)
+
+
+def _days(t, phase0, n_phase, xp):
+    """Day fraction of each phase ``(n, size, 1)`` and the template columns of the whole
+    days below and above it (clipped to the template's range)."""
+    lower = xp.floor(t)
+    frac = (t - lower)[:, :, None]
+    lo = xp.clip(lower.astype(np.int32) - int(phase0), 0, n_phase - 1)[:, :, None]
+    hi = xp.clip(lo + 1, 0, n_phase - 1)
+    return frac, lo, hi
 
 
 def _spline_rows(t, knots, curvature):

@@ -12,6 +12,11 @@ kink where the gradient never vanishes. An SN therefore also stops when an accep
 gains less than 1e-7 (relative) log density, or when backtracking finds no gain even at
 steps 1e-10 of the quasi-Newton step ("stalled"): a local maximum to statistical
 irrelevance, counted as converged.
+
+The start (value, gradient and inverse Hessian blocks) is a program of its own, compiled
+like the other once-per-call programs (``_compile.jit_once``): the Hessian is its ``d``
+Hessian-vector products, the largest program of a per-SN fit, and compiled inside the
+loop's program it also made that one costlier to compile, in time and in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
+from .._compile import jit_once
 from ._blocks import block_hessian, block_value_grad
 
 __all__ = ["bfgs_blocks", "positive_definite_inverse"]
@@ -38,16 +44,26 @@ def positive_definite_inverse(H):
     return (V / w[..., None, :]) @ jnp.swapaxes(V, -1, -2)
 
 
-@eqx.filter_jit
 def bfgs_blocks(model, base, index, X0, max_steps, gtol):
     """Minimise each SN's negative log density over its block of ``base``.
 
     Returns:
         ``(X, log_density, grad_max, steps, converged)`` per SN.
     """
-    n, d = X0.shape
+    f0, g0, Hinv0 = _start(model, base, index, X0)
+    return _iterate(model, base, index, X0, f0, g0, Hinv0, max_steps, gtol)
+
+
+@jit_once
+def _start(model, base, index, X0):
     f0, g0 = block_value_grad(model, base, index, X0)
     Hinv0 = positive_definite_inverse(block_hessian(model, base, index, X0))
+    return f0, g0, Hinv0
+
+
+@eqx.filter_jit
+def _iterate(model, base, index, X0, f0, g0, Hinv0, max_steps, gtol):
+    n, d = X0.shape
     eye = jnp.eye(d, dtype=X0.dtype)
 
     def cond(carry):

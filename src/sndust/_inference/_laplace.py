@@ -24,6 +24,7 @@ from jaxtyping import Array, Bool, Float, Int
 from .._compile import jit_once
 from .._custom_types import Flat
 from .._errors import ConfigError, ModelError
+from ._batching import fits_whole, map_products
 from ._blocks import block_hessian
 
 __all__ = ["Laplace", "laplace"]
@@ -63,7 +64,19 @@ class Laplace(eqx.Module):
 
 
 _constrain_all = jit_once(lambda model, x: jax.vmap(model.constrain)(x))
-_hessian = jit_once(lambda model, x: jax.hessian(model.logdensity)(x))
+_block_hessian = jit_once(block_hessian)
+
+
+@jit_once
+def _hessian(model, x):
+    """∇² log p at ``x``; for long light curves its columns in bounded memory."""
+    if fits_whole(model, model.dim):
+        return jax.hessian(model.logdensity)(x)
+
+    def column(m, t):
+        return jax.jvp(jax.grad(m.logdensity), (x,), (t,))[1]
+
+    return map_products(model, column, jnp.eye(model.dim, dtype=x.dtype)).T
 
 
 def laplace(model, position, *, method: str = "auto", which=None, dense_limit: int = 3000):
@@ -91,7 +104,7 @@ def laplace(model, position, *, method: str = "auto", which=None, dense_limit: i
                 field="method",
             )
         index = jnp.asarray(model.layout.per_sn_index())
-        H = eqx.filter_jit(block_hessian)(model, position, index, position[index])
+        H = _block_hessian(model, position, index, position[index])
         w = np.linalg.eigvalsh(np.asarray(H))
         bad = w[:, 0] <= 0
         if bad.any():

@@ -19,6 +19,7 @@ from jaxtyping import Array, Bool, Float, Int
 from .._compile import jit_once
 from .._custom_types import Flat, Scalar
 from .._errors import ConfigError, ModelError
+from ._batching import map_starts
 from ._bfgs import bfgs_blocks
 from ._lbfgs import lbfgs
 
@@ -79,8 +80,10 @@ class MAP(eqx.Module):
         gtol: converged when every |∂ log p/∂x| is below this (unconstrained units).
         ftol: also stop when a step changes the log density by less than ``ftol`` relative
             (the model is only piecewise smooth in t_max, so gradients need not vanish).
-        starts: independent random starts (vmapped for whole-vector optimisers, one after
-            another for ``per_sn``); the best is returned (per SN for ``per_sn``).
+        starts: independent random starts (vmapped for whole-vector optimisers — in
+            groups, down to one at a time, where a vmap of all would hold too much memory
+            — one after another for ``per_sn``); the best is returned (per SN for
+            ``per_sn``).
         radius: random starts are uniform in (−radius, radius) for hyperparameters, A_V
             and R_V (see ``HierarchicalModel.init_position``).
     """
@@ -237,4 +240,4 @@ def _optimise(model, init, opt, max_steps, gtol, ftol):
         ok = (gmax < gtol) | ((ftol > 0) & (k < max_steps))  # stopped on a criterion
         return x.astype(model_dtype), -value.astype(model_dtype), k, gmax, ok
 
-    return jax.vmap(one)(init)
+    return map_starts(model, one, init)  # vmapped, or in groups for long light curves
