@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
+import arviz as az
 import numpy as np
 import pytest
 from helpers import sndust
@@ -39,6 +41,37 @@ def test_demo_prints_truth_against_posterior_and_writes_its_files(demo_run):
     assert len(table) == 6 and np.all(np.isfinite(table["MU"]))
     for png in ("corner.png", "hubble_residuals.png", "dust_vs_mass.png", "light_curves.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_writes_summary_json_and_says_whether_it_converged(demo_run):
+    """``summary.json``: wall time, the verdict and, per hyperparameter, truth, mean, sd,
+    95% HDI, R-hat and ESS as ArviZ computes them from the written posterior; the
+    printed verdict names every hyperparameter that misses the thresholds."""
+    out, proc = demo_run
+    summary = json.loads((out / "summary.json").read_text())
+    post = sd.Posterior.from_netcdf(out / "demo.nc")
+    assert summary["wall_s"] > 0 and summary["chains"] == 2 and summary["draws"] == 30
+    assert summary["criteria"] == {"rhat_max": 1.01, "ess_min": 400.0}
+    rhat, ess = az.rhat(post.idata), az.ess(post.idata)
+    truths = {"mu_R": 2.7, "sigma_R": 0.5, "tau_A": 0.3, "sigma0": 0.1}
+    missing = []
+    for name, truth in truths.items():
+        row = summary["hyper"][name]
+        assert row["truth"] == pytest.approx(truth)
+        assert row["mean"] == pytest.approx(float(post.posterior[name].mean()))
+        assert row["rhat"] == pytest.approx(rhat[name].item())
+        assert row["ess_bulk"] == pytest.approx(ess[name].item())
+        low, high = row["hdi_95"]
+        assert low < row["mean"] < high
+        if not (row["rhat"] <= 1.01 and min(row["ess_bulk"], row["ess_tail"]) >= 400):
+            missing.append(name)
+    assert summary["converged"] == (not missing)
+    assert [f.split(":")[0] for f in summary["not_converged"]] == missing
+    last = proc.stdout.strip().splitlines()[-1]
+    if missing:  # 2 × 30 draws: ESS ≥ 400 is out of reach
+        assert last.startswith("NOT CONVERGED") and all(f"{m}: " in last for m in missing)
+    else:
+        assert last.startswith("converged")
 
 
 def test_demo_refuses_to_overwrite_and_resumes_to_the_same_draws(demo_run):
@@ -104,11 +137,17 @@ def test_config_lists_sampler_and_dust_options_and_prints_the_demo():
 
 
 def test_fit_demo_runs_the_demo_configuration(tmp_path):
-    """``sndust fit demo`` is the demo (the built-in configuration), here at small sizes."""
+    """``sndust fit demo`` is the demo (the built-in configuration), here at small sizes;
+    with ``--require-convergence`` a run that cannot have converged (10 draws: ESS 400
+    is out of reach) writes its files, then exits with status 3 and one line."""
     sets = ["survey.simulate.n_sn=3", "sampler.chains=1", "sampler.warmup=20"]
     sets += ["sampler.samples=10", f"output.dir={tmp_path / 'd'}", "output.plots=false"]
-    proc = sndust("fit", "demo", *(a for s in sets for a in ("--set", s)))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = sndust("fit", "demo", *(a for s in sets for a in ("--set", s)), "--require-convergence")
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]  # (after the progress bar)
+    assert last.startswith("sndust: not converged: ") and "summary.json are written" in last
+    assert "Traceback" not in proc.stderr
+    assert json.loads((tmp_path / "d" / "summary.json").read_text())["converged"] is False
     assert proc.stdout.startswith("simulated 3 SNe")
     assert any(line.startswith("tau_A     0.300") for line in proc.stdout.splitlines())
     post = sd.Posterior.from_netcdf(tmp_path / "d" / "demo.nc")

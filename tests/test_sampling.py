@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import io
 
+import arviz as az
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -452,3 +453,55 @@ def test_the_sn_axis_is_declared_field_by_field(small):
     assert any(name.startswith(".host.") for name in split)
     for name in (".prepared.W0", ".prepared.W1", ".prepared.L_sigma", ".prepared.tau_knots"):
         assert name not in split
+
+
+# ---------------------------------------------------------------------------- convergence
+def test_convergence_names_what_misses_rhat_and_ess_against_arviz(small):
+    """``Posterior.convergence``: ArviZ's R-hat and ESS of every hyperparameter against
+    Vehtari et al.'s thresholds; one chain moved away fails R-hat and is named, well-mixed
+    independent chains pass, and Laplace draws (no Markov chain) are not judged."""
+    model, _ = small
+    rng = np.random.default_rng(0)
+    center = np.asarray(model.sample_prior(jax.random.key(2)))
+    draws = center + 0.01 * rng.normal(size=(4, 600, model.dim))
+    stats = {"diverging": np.zeros((4, 600), bool)}
+    kw = dict(method="test", stats=stats, key=jax.random.key(0))
+    good = sd.Posterior.from_draws(model, draws, **kw).convergence()
+    assert good["converged"] is True and good["failing"] == []
+    assert good["verdict"].startswith("converged")
+    tau = model.layout.positions()["hyper"]["tau_A"]
+    draws[0, :, tau] += 0.05  # five within-chain sds away
+    post = sd.Posterior.from_draws(model, draws, **kw)
+    check = post.convergence()
+    rhat = az.rhat(post.idata, var_names=["tau_A"])["tau_A"].item()
+    ess = az.ess(post.idata, var_names=["tau_A"])["tau_A"].item()
+    assert check["parameters"]["tau_A"]["rhat"] == pytest.approx(rhat)
+    assert check["parameters"]["tau_A"]["ess_bulk"] == pytest.approx(ess)
+    assert rhat > 1.01 and check["converged"] is False
+    assert [f.split(":")[0] for f in check["failing"]] == ["tau_A"]
+    assert "NOT CONVERGED" in check["verdict"] and "tau_A: R-hat" in check["verdict"]
+    assert "NOT CONVERGED" in post.report() and "NOT CONVERGED" not in post.report(verdict=False)
+    laplace = sd.Posterior.from_draws(model, draws[:1], method="MAP+Laplace", key=kw["key"])
+    assert laplace.convergence()["converged"] is None
+
+
+def test_warmup_disagreement_is_measured_and_reported(small):
+    """The chains' log-density R-hat over the second half of warm-up: near 1 for chains
+    drawn alike, large for one chain sitting elsewhere; recorded by a run and added to
+    the verdict when above ``WARMUP_RHAT_MAX``."""
+    from sndust._sampling._posterior import WARMUP_RHAT_MAX, warmup_lp_rhat
+
+    rng = np.random.default_rng(1)
+    alike = rng.normal(size=(4, 200))
+    assert warmup_lp_rhat(alike) < 1.02
+    apart = alike.copy()
+    apart[1] += 5.0
+    assert warmup_lp_rhat(apart) > WARMUP_RHAT_MAX + 0.3
+    assert warmup_lp_rhat(alike[:1]) is None and warmup_lp_rhat(alike[:, :10]) is None
+    model, _ = small
+    sampler = sd.NUTS(num_warmup=40, num_samples=10, max_tree_depth=4)
+    post = sampler.run(model, jax.random.key(3), chains=2, progress=False)
+    recorded = post.posterior.attrs["warmup_lp_rhat"]
+    assert np.isfinite(recorded) and post.convergence()["warmup_lp_rhat"] == recorded
+    post.posterior.attrs["warmup_lp_rhat"] = WARMUP_RHAT_MAX + 1.0
+    assert "disagreed at the end of warm-up" in post.convergence()["verdict"]

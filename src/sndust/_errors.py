@@ -56,3 +56,17 @@ class ModelError(SndustError, ValueError):
 
 class ConfigError(SndustError, ValueError):
     """Invalid configuration values or options."""
+
+
+class NotConverged(Exception):
+    """A run that was required to converge (``output.require_convergence``) and whose
+    chains did not; its results are written. Not a :class:`SndustError`: nothing was
+    wrong with the input (``sndust`` exits with status 3, not 2)."""
+
+    def __init__(self, check: dict, summary):
+        criteria = check["criteria"]
+        super().__init__(
+            f"{len(check['failing'])} parameter(s) miss R-hat ≤ {criteria['rhat_max']:g} and "
+            f"bulk/tail ESS ≥ {criteria['ess_min']:g} (first: {check['failing'][0]}); the "
+            f"results and {summary} are written"
+        )

@@ -2,6 +2,7 @@
 
     sndust demo [--n-sn 100] [--chains 2] [--warmup 200] [--samples 200] [--out DIR]
     sndust fit CONFIG.yaml [--set SECTION.KEY=VALUE ...] [--resume | --overwrite]
+               [--require-convergence]
     sndust simulate CONFIG.yaml [--set SECTION.KEY=VALUE ...] [--overwrite]
     sndust config [NAME]
     sndust summarize RUN.nc
@@ -20,7 +21,10 @@ An output folder holding an earlier run's results is refused unless ``--resume``
 (continue its checkpoint) or ``--overwrite`` (replace them) says what to do, and nothing
 in it is written before every check has passed. Every failure is one line on stderr
 naming the file, line or key at fault, with exit status 2; Ctrl-C exits with 130 and
-says which checkpoint holds the run and the command that continues it.
+says which checkpoint holds the run and the command that continues it. A run whose
+chains have not converged (R-hat ≤ 1.01 and bulk and tail ESS ≥ 400 for every
+hyperparameter, written to ``summary.json``) says so, naming the parameters; with
+``--require-convergence`` it then exits with status 3.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ def demo(args) -> int:
     ]
     args = argparse.Namespace(
         config="demo", set=overrides, resume=args.resume, overwrite=args.overwrite,
-        quiet=args.quiet,
+        quiet=args.quiet, require_convergence=args.require_convergence,
     )  # fmt: skip
     return fit(args)
 
@@ -87,6 +91,8 @@ def _configured(args, command: str):
     from ._config import load_config
 
     overrides = list(args.set) + (["output.overwrite=true"] if args.overwrite else [])
+    if getattr(args, "require_convergence", False):
+        overrides.append("output.require_convergence=true")
     cfg = load_config(args.config, command, overrides)
     if command == "fit" and (flags := _flags_for_cores(cfg["sampler"]["chains"])):
         os.environ["XLA_FLAGS"] = flags
@@ -161,6 +167,9 @@ def _options_of(kind: str, reserved) -> dict[str, list[str]]:
     return out
 
 
+_REQUIRE = "exit with status 3 if the chains have not converged (results are written)"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="sndust", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -175,6 +184,7 @@ def main(argv=None) -> int:
     p.add_argument("--resume", action="store_true", help="continue an interrupted demo")
     p.add_argument("--overwrite", action="store_true", help="replace an earlier demo in --out")
     p.add_argument("--quiet", action="store_true", help="no progress or tables")
+    p.add_argument("--require-convergence", action="store_true", help=_REQUIRE)
     p.set_defaults(handler=demo)
     for name, handler, text in (
         ("fit", fit, "fit the survey a YAML configuration names"),
@@ -188,6 +198,7 @@ def main(argv=None) -> int:
         )  # fmt: skip
         if name == "fit":
             p.add_argument("--resume", action="store_true", help="continue from output.dir/run.h5")
+            p.add_argument("--require-convergence", action="store_true", help=_REQUIRE)
         p.add_argument(
             "--overwrite", action="store_true", help="replace an earlier run's files in output.dir"
         )
@@ -208,10 +219,13 @@ def main(argv=None) -> int:
         # read by JAX when its backends start (importing sndust does not start them); a
         # process that has already computed something keeps its devices
         os.environ["XLA_FLAGS"] = flags
-    from .._errors import SndustError
+    from .._errors import NotConverged, SndustError
 
     try:
         return args.handler(args)
+    except NotConverged as err:
+        print(f"sndust: not converged: {err}", file=sys.stderr)
+        return 3
     except SndustError as err:
         return _fail(str(err))
     except KeyboardInterrupt as err:

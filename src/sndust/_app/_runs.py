@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tempfile
 import time
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .._errors import ConfigError
+from .._errors import ConfigError, NotConverged
 from ._config import (
     build_design,
     build_dust,
@@ -173,8 +174,11 @@ def _simulated(section: dict, model: dict, say):
 def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str, Any]:
     """Read (or simulate), cut, fit and report the configured survey; write the run's
     files to ``output.dir``: ``NAME.nc`` (``output.name``, default ``run``),
-    ``distances.FITRES``, ``survey_report.txt``, ``config.yaml``, figures, and ``NAME.h5``
-    while sampling. A simulated survey's truth, or ``truth.yaml`` beside the light
+    ``distances.FITRES``, ``summary.json`` (wall time, convergence, R-hat and ESS),
+    ``survey_report.txt``, ``config.yaml``, figures, and ``NAME.h5`` while sampling. A
+    run whose chains have not converged says so, naming the parameters, and with
+    ``output.require_convergence`` raises :class:`NotConverged` once its files are
+    written. A simulated survey's truth, or ``truth.yaml`` beside the light
     curves, is printed against the posterior."""
     import jax
 
@@ -269,7 +273,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
     post.to_netcdf(out / f"{stem}.nc")
     post.to_fitres(out / "distances.FITRES")
     say("")
-    report = post.report()
+    report = post.report(verdict=False)  # said last, after the files
     if truth is None:
         say(report)
     else:  # the summary's rows, each beside its truth
@@ -295,14 +299,48 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
             dust=dust,
             n_lc=cfg["output"]["light_curves"],
         )
+    wall = time.perf_counter() - t_start
+    check = post.convergence()
+    written.append(write_summary(out / "summary.json", post, check, truth, wall))
     say("wrote " + ", ".join(str(p) for p in written))
-    say(f"total {time.perf_counter() - t_start:.0f} s")
+    say(f"total {wall:.0f} s")
+    if check["converged"] is not None:
+        say(check["verdict"])
+    if check["converged"] is False and cfg["output"]["require_convergence"]:
+        raise NotConverged(check, out / "summary.json")
     return {
         "posterior": post,
         "model": model,
         "survey": survey,
         "seconds": time.perf_counter() - t_start,
     }
+
+
+def write_summary(path: Path, post, check: dict, truth: dict | None, wall: float) -> Path:
+    """``summary.json``: the run's wall time, whether it converged and, per
+    hyperparameter (or per-SN parameter of a fit), the posterior mean, sd, 95% HDI,
+    R-hat and ESS, beside its truth where known."""
+    rows = {}
+    for name, entry in check["parameters"].items():
+        row = dict(entry)
+        if truth is not None and name in truth and not np.ndim(truth[name]):
+            row = {"truth": float(truth[name])} | row
+        rows[name] = row
+    a = post.posterior.attrs
+    summary = {
+        "wall_s": round(float(wall), 2),
+        "sampler": a.get("sampler"),
+        "chains": int(post.posterior.sizes["chain"]),
+        "draws": int(post.posterior.sizes["draw"]),
+        "divergences": post.divergences,
+        "converged": check["converged"],
+        "warmup_lp_rhat": check["warmup_lp_rhat"],
+        "criteria": check["criteria"],
+        "not_converged": check["failing"],
+        "hyper" if post.hyper_names else "per_sn": rows,
+    }
+    path.write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
+    return path
 
 
 class Interrupted(KeyboardInterrupt):
@@ -317,7 +355,7 @@ class Interrupted(KeyboardInterrupt):
 def _outputs(out: Path, stem: str) -> list[Path]:
     """The files of a fit's results in ``out`` (its description, ``config.yaml`` and
     ``survey_report.txt``, is replaced by a new run when no results exist)."""
-    names = [f"{stem}.nc", f"{stem}.h5", "distances.FITRES", *FIGURES]
+    names = [f"{stem}.nc", f"{stem}.h5", "distances.FITRES", "summary.json", *FIGURES]
     return [out / name for name in names]
 
 

@@ -168,6 +168,11 @@ _OUTPUT = {
     "overwrite": _Key(
         "bool", False, "replace the files of an earlier run in dir (sndust fit --overwrite)"
     ),  # fmt: skip
+    "require_convergence": _Key(
+        "bool",
+        False,
+        "exit with status 3 when the chains have not converged (summary.json: R-hat, ESS)",
+    ),  # fmt: skip
 }
 _SIMULATE = {
     "design": _Key("any", "foundation", "preset name or a mapping of SurveyDesign fields"),

@@ -443,6 +443,7 @@ def run_sampler(
         seconds=dict(store.seconds),
         key=jax.random.fold_in(key, 3),
         devices=placement.describe(),
+        warmup_stats=store.warmup_stats,
     )
 
 

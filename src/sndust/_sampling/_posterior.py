@@ -29,6 +29,25 @@ from .._fitres import write_fitres
 __all__ = ["Posterior"]
 
 _CHUNK = 256  # draws per vectorised evaluation when building the posterior
+#: convergence criteria (Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021, Bayesian
+#: Analysis 16:667): rank-normalised split R-hat and bulk/tail ESS of every parameter
+RHAT_MAX = 1.01
+ESS_MIN = 400.0
+#: chains whose log densities over the second half of warm-up give a larger R-hat are
+#: reported as disagreeing (stuck apart, or still on their way)
+WARMUP_RHAT_MAX = 1.1
+
+
+def warmup_lp_rhat(lp) -> float | None:
+    """Rank-normalised split R-hat of the chains' log density over the second half of
+    warm-up, ``lp`` ``(chains, steps)``; None with one chain or under 20 steps. Chains
+    stuck in different places, or still far from the typical set, give a large value."""
+    if lp is None:
+        return None
+    lp = np.asarray(lp, np.float64)
+    if lp.ndim != 2 or lp.shape[0] < 2 or lp.shape[1] < 20:
+        return None
+    return float(az.rhat(lp[:, lp.shape[1] // 2 :]))
 
 
 class Posterior:
@@ -56,17 +75,22 @@ class Posterior:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def from_run(cls, model, sampler, draws, stats, *, params, seconds, key, devices):
-        """The posterior of a sampler's run (see :meth:`from_draws`)."""
+    def from_run(
+        cls, model, sampler, draws, stats, *, params, seconds, key, devices, warmup_stats=None
+    ):  # fmt: skip
+        """The posterior of a sampler's run (see :meth:`from_draws`); ``warmup_stats``
+        (name → ``(chains, steps)``) give the chains' agreement at the end of warm-up
+        (:func:`warmup_lp_rhat`)."""
         return cls.from_draws(
             model, draws, method=sampler.name, settings=sampler.config(), stats=stats,
             params=params, seconds=seconds, key=key, devices=devices,
+            warmup_lp_rhat=warmup_lp_rhat((warmup_stats or {}).get("lp")),
         )  # fmt: skip
 
     @classmethod
     def from_draws(
         cls, model, draws, *, method, settings=None, stats=None, params=None, seconds=None,
-        key, devices=1,
+        key, devices=1, warmup_lp_rhat=None,
     ):  # fmt: skip
         """A posterior from draws of ``model``'s flat vector, ``(chains, draws, dim)``,
         made by any method (a sampler, or Laplace draws at a mode): every draw evaluated
@@ -80,6 +104,8 @@ class Posterior:
             seconds: ``{"warmup": …, "sampling": …}`` wall times.
             key: the PRNG key of the draws' derived quantities (fits' μ).
             devices: what the draws ran on.
+            warmup_lp_rhat: R-hat of the chains' log density at the end of warm-up
+                (recorded; :meth:`convergence` warns above ``WARMUP_RHAT_MAX``).
         """
         stats = {} if stats is None else stats
         params = {} if params is None else params
@@ -135,6 +161,8 @@ class Posterior:
             "sampling_seconds": float(seconds["sampling"]),
             "devices": devices,
         }
+        if warmup_lp_rhat is not None:
+            attrs["warmup_lp_rhat"] = float(warmup_lp_rhat)
         sample_stats = {
             name: xr.DataArray(np.asarray(v), dims=["chain", "draw"]) for name, v in stats.items()
         }
@@ -207,8 +235,10 @@ class Posterior:
         table.attrs["sampler"] = self.idata.posterior.attrs.get("sampler")
         return table
 
-    def report(self) -> str:
-        """The summary as text, with divergences and timing."""
+    def report(self, *, verdict: bool = True) -> str:
+        """The summary as text, with divergences and timing, and (``verdict``) a last line
+        that says whether the chains converged (:meth:`convergence`), naming every
+        parameter that did not."""
         a = self.idata.posterior.attrs
         head = (
             f"{a.get('sampler')}: {self.idata.posterior.sizes['chain']} chains × "
@@ -216,7 +246,70 @@ class Posterior:
             f"warm-up {a.get('warmup_seconds', float('nan')):.1f} s, sampling "
             f"{a.get('sampling_seconds', float('nan')):.1f} s"
         )
-        return head + "\n" + self.summary().to_string()
+        text = head + "\n" + self.summary().to_string()
+        return text + ("\n" + self.convergence()["verdict"] if verdict else "")
+
+    def convergence(self, rhat_max: float = RHAT_MAX, ess_min: float = ESS_MIN) -> dict:
+        """Whether the chains converged: every hyperparameter (every element; θ, A_V and D
+        of a per-SN fit) with rank-normalised split R-hat ≤ ``rhat_max`` and bulk and
+        tail ESS ≥ ``ess_min`` (Vehtari et al. 2021's recommendations: 1.01 and 400).
+
+        Returns:
+            ``{"converged": bool, or None for draws that are not Markov chains (MAP +
+            Laplace); "criteria": {...}; "failing": ["sigma_R: R-hat 1.09 > 1.01, bulk
+            ESS 20 < 400", ...]; "verdict": one line for people; "parameters": {row:
+            {"mean", "sd", "hdi_95", "rhat", "ess_bulk", "ess_tail"}}}``, rows as in
+            :meth:`summary` (``name`` or ``name[i]``).
+        """
+        table = self.summary(hdi_prob=0.95, round_to="none")
+        parameters, failing = {}, []
+        for row, r in table.iterrows():
+            entry = {
+                "mean": float(r["mean"]),
+                "sd": float(r["sd"]),
+                "hdi_95": [float(r["hdi_2.5%"]), float(r["hdi_97.5%"])],
+                "rhat": float(r["r_hat"]),
+                "ess_bulk": float(r["ess_bulk"]),
+                "ess_tail": float(r["ess_tail"]),
+            }
+            parameters[str(row)] = entry
+            why = []
+            if not entry["rhat"] <= rhat_max:  # (NaN fails)
+                why.append(f"R-hat {entry['rhat']:.4f} > {rhat_max:g}")
+            for kind in ("bulk", "tail"):
+                if not entry[f"ess_{kind}"] >= ess_min:
+                    why.append(f"{kind} ESS {entry[f'ess_{kind}']:.0f} < {ess_min:g}")
+            if why:
+                failing.append(f"{row}: " + ", ".join(why))
+        markov = "sample_stats" in self.idata.groups()
+        converged = (not failing) if markov else None
+        warm = float(self.idata.posterior.attrs.get("warmup_lp_rhat", np.nan))
+        criteria = f"R-hat ≤ {rhat_max:g}, bulk and tail ESS ≥ {ess_min:g}"
+        if converged is None:
+            verdict = "draws of a Laplace approximation: no convergence to check"
+        elif converged:
+            verdict = f"converged: every parameter above has {criteria}"
+        else:
+            shown = "; ".join(failing[:8]) + ("; …" if len(failing) > 8 else "")
+            verdict = (
+                f"NOT CONVERGED ({len(failing)} of {len(parameters)} parameters miss "
+                f"{criteria}): {shown}. These intervals are not yet reliable: sample "
+                "longer (more draws or warm-up) or with more chains"
+            )
+        if warm > WARMUP_RHAT_MAX:
+            verdict += (
+                f". The chains already disagreed at the end of warm-up (log-density R-hat "
+                f"{warm:.2f}): some may be stuck apart; compare their traces "
+                "(arviz.plot_trace) before sampling longer"
+            )
+        return {
+            "converged": converged,
+            "warmup_lp_rhat": None if np.isnan(warm) else warm,
+            "criteria": {"rhat_max": rhat_max, "ess_min": ess_min},
+            "failing": failing,
+            "verdict": verdict,
+            "parameters": parameters,
+        }
 
     def min_ess(self, var_names=None, method: str = "bulk") -> float:
         """Smallest ESS over ``var_names`` (default the hyperparameters), every element."""
