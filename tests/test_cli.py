@@ -48,7 +48,8 @@ def test_demo_writes_summary_json_and_says_whether_it_converged(demo_run):
     95% HDI, R-hat and ESS as ArviZ computes them from the written posterior; the
     printed verdict names every hyperparameter that misses the thresholds."""
     out, proc = demo_run
-    summary = json.loads((out / "summary.json").read_text())
+    text = (out / "summary.json").read_text()
+    summary = json.loads(text, parse_constant=lambda word: pytest.fail(f"not JSON: {word}"))
     post = sd.Posterior.from_netcdf(out / "demo.nc")
     assert summary["wall_s"] > 0 and summary["chains"] == 2 and summary["draws"] == 30
     assert summary["criteria"] == {"rhat_max": 1.01, "ess_min": 400.0}

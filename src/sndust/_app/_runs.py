@@ -339,8 +339,20 @@ def write_summary(path: Path, post, check: dict, truth: dict | None, wall: float
         "not_converged": check["failing"],
         "hyper" if post.hyper_names else "per_sn": rows,
     }
-    path.write_text(json.dumps(summary, indent=2, allow_nan=True) + "\n")
+    path.write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")
     return path
+
+
+def _strict_json(value):
+    """``value`` with every NaN or infinite float as None (JSON has no NaN: a one-chain
+    or constant parameter's R-hat is undefined)."""
+    if isinstance(value, dict):
+        return {k: _strict_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict_json(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 class Interrupted(KeyboardInterrupt):
