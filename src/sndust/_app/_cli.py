@@ -9,13 +9,14 @@
 
 ``demo`` is the whole method on a survey with known answers: the built-in configuration
 ``demo`` (``sndust config demo`` prints it) run by ``sndust fit``: it simulates SNe from
-the BayeSN T21 model under one dust population with chosen hyperparameters, finds the
-joint MAP, samples the posterior with NUTS (chains spread over the CPU cores,
-checkpointed so an interrupted demo resumes with ``--resume``), prints truth against
-posterior, and writes the posterior (netCDF), the per-SN distances (SNANA FITRES) and
-plots to ``--out``. ``fit`` does the same for the survey, cuts, model and sampler a YAML
-file names (see ``sndust config`` for the examples and every key); ``simulate`` writes a
-simulated survey as SNANA files with its truths.
+the BayeSN T21 model under one dust population with chosen hyperparameters, fits each
+SN and the population to those fits as the start, samples the posterior with NUTS
+(chains spread over the CPU cores, checkpointed so an interrupted demo resumes with
+``--resume``), prints truth against posterior, and writes the posterior (netCDF), the
+per-SN distances (SNANA FITRES) and plots to ``--out``. ``fit`` does the same for the
+survey, cuts, model and sampler a YAML file names (see ``sndust config`` for the
+examples and every key); ``simulate`` writes a simulated survey as SNANA files with its
+truths.
 
 An output folder holding an earlier run's results is refused unless ``--resume``
 (continue its checkpoint) or ``--overwrite`` (replace them) says what to do, and nothing

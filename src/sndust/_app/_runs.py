@@ -236,16 +236,24 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
     key = jax.random.key(s["seed"])
     k_map, k_run = jax.random.split(key)
     start = None
-    if not resume and (s["method"] == "MAP" or s["init"] == "map"):
+    if not resume and (s["method"] == "MAP" or s["init"] in ("map", "per_sn")):
         t0 = time.perf_counter()
-        fit = sd.MAP(steps=s["map_steps"], starts=s["map_starts"]).run(model, k_map)
-        start = fit.position
-        mode = model.constrain(start)
+        if s["method"] != "MAP" and s["init"] == "per_sn":
+            from .._sampling._population_start import population_start
+
+            fitted = population_start(
+                model, k_map, chains=s["chains"], map_starts=s["map_starts"],
+                steps=s["map_steps"],
+            )  # fmt: skip
+            start, what = fitted, "per-SN fits, then the population fitted to them"
+            at = model.constrain(fitted.position)
+        else:
+            fit = sd.MAP(steps=s["map_steps"], starts=s["map_starts"]).run(model, k_map)
+            start, what = fit.position, "MAP"
+            at = model.constrain(start)
         say(
-            f"MAP ({time.perf_counter() - t0:.1f} s)"
-            + "".join(
-                f", {k} = {float(mode[k]):.3f}" for k in model.hyper_names if mode[k].ndim == 0
-            )
+            f"start: {what} ({time.perf_counter() - t0:.1f} s)"
+            + "".join(f", {k} = {float(at[k]):.3f}" for k in model.hyper_names if at[k].ndim == 0)
         )
     if s["method"] == "MAP":
         t0 = time.perf_counter()
@@ -257,7 +265,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
             key=k_run,
         )  # fmt: skip
     else:
-        # resumed: the checkpoint holds the starts (a MAP start is not recomputed)
+        # resumed: the checkpoint holds the starts (they are not recomputed)
         init = None if resume else (start if start is not None else s["init"])
         try:
             post = sampler.run(

@@ -134,12 +134,18 @@ _SAMPLER = {
     "warmup": _Key("int", 500, "warm-up (tuning) steps per chain", low=0),
     "samples": _Key("int", 500, "draws kept per chain", low=1),
     "seed": _Key("int", 0, "random seed", low=0, high=_MAX_SEED),
-    "init": _Key("str", "map", "chain starts", choices=("map", "prior")),
+    "init": _Key(
+        "str",
+        "per_sn",
+        "chain starts: per_sn (per-SN fits, then the population fitted to them), map "
+        "(the joint MAP) or prior",
+        choices=("per_sn", "map", "prior"),
+    ),  # fmt: skip
     "map_steps": _Key(
-        "int", 300, "optimiser steps of the MAP start (and of method MAP)", low=1
+        "int", 300, "optimiser steps of the start's fits (and of method MAP)", low=1
     ),  # fmt: skip
     "map_starts": _Key(
-        "int", 4, "random starts of that MAP; the best is kept (per SN in per-SN fits)", low=1
+        "int", 4, "random starts of those fits; the best is kept (per SN in per-SN fits)", low=1
     ),  # fmt: skip
     "precondition": _Key("any", "metric", "metric, true or false", choices=("metric", True, False)),
     "mass": _Key("str", "diag", "NUTS mass matrix", choices=("diag", "dense", "block")),

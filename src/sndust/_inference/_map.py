@@ -116,7 +116,7 @@ class MAP(eqx.Module):
         """Maximise ``model.logdensity`` from ``init`` (one vector, or one per start) or
         from ``starts`` random points."""
         if init is None:
-            init = _starts(model, jax.random.split(key, self.starts), self.radius)
+            init = random_starts(model, jax.random.split(key, self.starts), self.radius)
         init = jnp.atleast_2d(jnp.asarray(init, model.prepared.obs_fluxcal.dtype))
         if init.shape[-1] != model.dim:
             raise ConfigError(
@@ -194,7 +194,7 @@ def _diagnose(model, start):
     )
 
 
-_starts = jit_once(
+random_starts = jit_once(
     lambda model, keys, radius: jax.vmap(lambda k: model.init_position(k, radius=radius))(keys)
 )
 

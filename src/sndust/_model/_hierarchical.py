@@ -222,14 +222,7 @@ class HierarchicalModel(eqx.Module):
     def _prior_part(self, u):
         """Values, the population's per-SN priors and the prior blocks of a parameter dict."""
         n = self.n_sn
-        x = u["hyper"]
-        h, dists = walk_hyperpriors(
-            self._hyperpriors(), lambda name, d: biject_to(d.support)(x[name])
-        )
-        lp_hyper = jnp.zeros(())
-        for name, d in dists.items():
-            jacobian = biject_to(d.support).log_abs_det_jacobian(x[name], h[name])
-            lp_hyper = lp_hyper + jnp.sum(d.log_prob(h[name]) + jacobian)
+        h, lp_hyper = self._hyper_part(u["hyper"])
         priors = self.population.dust_priors(h, self.host)
         values = dict(h)
         lp_dust = jnp.zeros(n)
@@ -268,6 +261,18 @@ class HierarchicalModel(eqx.Module):
             tmax_prior=lp_tmax,
         )
         return values, priors, blocks
+
+    def _hyper_part(self, x: dict):
+        """Hyperparameter values from their sampler coordinates ``x`` (by name), and
+        their log prior density in those coordinates (Jacobian included)."""
+        h, dists = walk_hyperpriors(
+            self._hyperpriors(), lambda name, d: biject_to(d.support)(x[name])
+        )
+        lp_hyper = jnp.zeros(())
+        for name, d in dists.items():
+            jacobian = biject_to(d.support).log_abs_det_jacobian(x[name], h[name])
+            lp_hyper = lp_hyper + jnp.sum(d.log_prob(h[name]) + jacobian)
+        return h, lp_hyper
 
     def _distance_sd(self, h, priors):
         sigma0 = jnp.broadcast_to(_sigma0(h, priors), (self.n_sn,))
@@ -405,24 +410,34 @@ class HierarchicalModel(eqx.Module):
         Differences of this between points are what BayeSN's NumPyro model gives for
         the same values; :meth:`logdensity` adds the Jacobian of :meth:`constrain`.
         """
+        hyper, per_sn = self._log_joint(params)
+        return hyper + jnp.sum(per_sn)
+
+    def _log_joint(self, params: dict, *, likelihood: bool = True):
+        """:meth:`log_joint` in parts: the hyperprior's term and each SN's ``(n_sn,)``
+        (the likelihood's optional: the population fit of ``_sampling/
+        _population_start.py`` weighs SNe on their own and may not need it)."""
         n = self.n_sn
         h, dists = walk_hyperpriors(self._hyperpriors(), lambda name, d: params[name])
-        total = jnp.zeros(())
+        hyper = jnp.zeros(())
         for name, d in dists.items():
-            total = total + jnp.sum(d.log_prob(params[name]))
+            hyper = hyper + jnp.sum(d.log_prob(params[name]))
         priors = self.population.dust_priors(h, self.host)
         values = {**params}
+        per_sn = jnp.zeros(n)
         for name, kind in self.layout.dust_kinds:
             prior = getattr(priors, name)
             if kind == "fixed":
                 values[name] = jnp.broadcast_to(jnp.asarray(prior), (n,))
-            total = total + jnp.sum(natural_log_prob(prior, values[name], n))
-        total = total + jnp.sum(_std_normal(params["theta"])) + jnp.sum(_std_normal(params["e"]))
+            per_sn = per_sn + natural_log_prob(prior, values[name], n)
+        per_sn = per_sn + _std_normal(params["theta"]) + jnp.sum(_std_normal(params["e"]), -1)
         sd = self._distance_sd(h, priors)
-        total = total + jnp.sum(dist.Normal(self.muhat, sd).log_prob(params["D"]))
+        per_sn = per_sn + dist.Normal(self.muhat, sd).log_prob(params["D"])
         if self.layout.free_tmax:
-            total = total + jnp.sum(dist.Uniform(-TMAX_RANGE, TMAX_RANGE).log_prob(params["t_max"]))
-        return total + jnp.sum(self._log_likelihood_per_sn(values, priors))
+            per_sn = per_sn + dist.Uniform(-TMAX_RANGE, TMAX_RANGE).log_prob(params["t_max"])
+        if likelihood:
+            per_sn = per_sn + self._log_likelihood_per_sn(values, priors)
+        return hyper, per_sn
 
     # ------------------------------------------------------------------ starts, checks
     def init_position(self, key, *, radius: float = 2.0) -> Flat:

@@ -148,15 +148,18 @@ class AbstractSampler(eqx.Module):
             key: a JAX PRNG key; the same key gives the same draws (on CPU, bit for bit,
                 whatever the number of devices, batches or interruptions).
             chains: number of chains (default 4), vmapped and spread over devices.
-            init: ``"map"`` (default: the best of ``map_starts`` short MAP runs from
-                random points, then ``jitter`` per chain),
+            init: ``"per_sn"`` (default: per-SN fits, then the population fitted to
+                them — an estimate of the hyperparameters' marginal mode, see
+                ``sndust/_sampling/_population_start.py`` — then ``jitter`` per chain),
+                ``"map"`` (the best of ``map_starts`` short joint MAP runs from random
+                points; the joint mode puts σ0 and σ_R far from their posteriors),
                 ``"prior"`` (each chain from its own prior draw), or an array of
                 unconstrained starts, ``(dim,)`` (jittered per chain) or
                 ``(chains, dim)``; None with ``resume``: the starts the checkpoint holds,
                 whatever made them.
-            map_starts: MAP runs for ``init="map"`` (default 4; the posterior of a
-                hierarchical survey can have minor local maxima, and one start may end
-                in one).
+            map_starts: random starts of the MAP for ``init="map"``, and of each SN's
+                first fit for ``"per_sn"`` (default 4; the posterior of a hierarchical
+                survey can have minor local maxima, and one start may end in one).
             jitter: standard deviation of the per-chain jitter around a single start,
                 in Laplace standard deviations (default 0.5).
             precondition: ``"metric"`` (default): model coordinates, the Laplace

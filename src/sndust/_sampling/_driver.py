@@ -305,7 +305,7 @@ def run_sampler(
     key,
     *,
     chains: int = 4,
-    init="map",
+    init="per_sn",
     jitter: float = 0.5,
     checkpoint=None,
     resume=False,
@@ -360,7 +360,7 @@ def run_sampler(
         )
     config = sampler.config() | {
         "chains": int(chains),
-        "init": init if isinstance(init, str) else "array",
+        "init": init if isinstance(init, str) else _start_kind(init),
         "map_starts": int(map_starts),
         "jitter": float(jitter),
         "precondition": str(precondition),
@@ -445,6 +445,12 @@ def run_sampler(
         devices=placement.describe(),
         warmup_stats=store.warmup_stats,
     )
+
+
+def _start_kind(init) -> str:
+    from ._population_start import PopulationStart
+
+    return "per_sn" if isinstance(init, PopulationStart) else "array"
 
 
 class _Context(NamedTuple):

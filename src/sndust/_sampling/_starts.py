@@ -11,6 +11,7 @@ import numpy as np
 from .._compile import jit_once
 from .._errors import ConfigError, ModelError
 from ._metric import BlockMetric, block_metric
+from ._population_start import PopulationStart, population_start
 from ._precondition import Whitened
 
 __all__ = ["check_starts", "initial_positions", "jittered", "laplace_metric", "unit_metric"]
@@ -18,23 +19,36 @@ __all__ = ["check_starts", "initial_positions", "jittered", "laplace_metric", "u
 
 def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, map_starts=4):
     """Starting points ``(chains, dim)`` in the model's unconstrained coordinates, and
-    the point the preconditioner is built at (the best of ``map_starts`` short MAP runs,
-    the single given start, or the first chain's start)."""
+    the point the preconditioner is built at (the per-SN fits' population start of
+    ``_population_start.py``, the best of ``map_starts`` short MAP runs, the single
+    given start, or the first chain's start)."""
     dim = model.dim
     dtype = model.prepared.obs_fluxcal.dtype
     k_start, k_jitter = jax.random.split(key)
+    if isinstance(init, PopulationStart):  # computed beforehand (sndust fit prints it)
+        held = 0 if init.chains is None else len(init.chains)
+        if held != chains:
+            raise ConfigError(
+                f"the population start holds starts for {held} chains; this run has {chains}",
+                field="init",
+            )
+        return init.chains, init.position
     if isinstance(init, str):
         if init == "map":
             from .._inference import MAP
 
             start = MAP(steps=200, starts=map_starts).run(model, k_start).position
+        elif init == "per_sn":
+            start = population_start(model, k_start, chains=chains, map_starts=map_starts)
+            return start.chains, start.position
         elif init == "prior":
             keys = jax.random.split(k_start, chains)
             starts = jnp.stack([model.sample_prior(k) for k in keys])
             return starts, starts[0]
         else:
             raise ConfigError(
-                f"init must be 'map', 'prior' or an array, got {init!r}", field="init"
+                f"init must be 'per_sn', 'map', 'prior' or an array, got {init!r}",
+                field="init",
             )
     else:
         start = jnp.asarray(init, dtype)
