@@ -149,8 +149,9 @@ class AbstractSampler(eqx.Module):
                 whatever the number of devices, batches or interruptions).
             chains: number of chains (default 4), vmapped and spread over devices.
             init: ``"per_sn"`` (default: per-SN fits, then the population fitted to
-                them — an estimate of the hyperparameters' marginal mode, see
-                ``sndust/_sampling/_population_start.py`` — then ``jitter`` per chain),
+                them — an estimate of the hyperparameters' marginal posterior, see
+                ``sndust/_sampling/_population_start.py`` — and each chain from its own
+                draw of the hyperparameters from that estimate, the SNe fitted there),
                 ``"map"`` (the best of ``map_starts`` short joint MAP runs from random
                 points; the joint mode puts σ0 and σ_R far from their posteriors),
                 ``"prior"`` (each chain from its own prior draw), or an array of
@@ -160,8 +161,9 @@ class AbstractSampler(eqx.Module):
             map_starts: random starts of the MAP for ``init="map"``, and of each SN's
                 first fit for ``"per_sn"`` (default 4; the posterior of a hierarchical
                 survey can have minor local maxima, and one start may end in one).
-            jitter: standard deviation of the per-chain jitter around a single start,
-                in Laplace standard deviations (default 0.5).
+            jitter: standard deviation of the per-chain jitter around a single start
+                (``"map"`` or one given point), in Laplace standard deviations (default
+                0.5).
             precondition: ``"metric"`` (default): model coordinates, the Laplace
                 approximation at the start as the starting metric (its variances; its
                 per-SN blocks for ``NUTS(mass="block")``); ``True``: sample in
