@@ -414,9 +414,10 @@ class HierarchicalModel(eqx.Module):
         return hyper + jnp.sum(per_sn)
 
     def _log_joint(self, params: dict, *, likelihood: bool = True):
-        """:meth:`log_joint` in parts: the hyperprior's term and each SN's ``(n_sn,)``
-        (the likelihood's optional: the population fit of ``_sampling/
-        _population_start.py`` weighs SNe on their own and may not need it)."""
+        """:meth:`log_joint` in parts: the hyperprior's term, and each SN's terms as an
+        ``(n_sn,)`` array, with or without its likelihood (the population start,
+        ``_sampling/_population_start.py``, weighs each SN on its own and needs the
+        likelihood only where the hyperparameters reach the light curves)."""
         n = self.n_sn
         h, dists = walk_hyperpriors(self._hyperpriors(), lambda name, d: params[name])
         hyper = jnp.zeros(())
