@@ -11,6 +11,7 @@ import pytest
 from test_population import MassLinearRV
 
 import sndust as sd
+from sndust._inference._bfgs import inverse_hessian_blocks
 from sndust._sampling._population_start import (
     _laplace_draws,
     _likelihood_uses_hyper,
@@ -51,7 +52,9 @@ def test_the_population_fit_skips_the_light_curves_only_where_they_cancel(sed, s
     x = sd.MAP(optimizer="per_sn", steps=100).run(
         model, jax.random.key(0), model.init_position(jax.random.key(1)).at[hyper].set(0.0)
     )
-    values = _laplace_draws(model, x.position, jax.random.key(2), 16)
+    index = jnp.asarray(model.layout.per_sn_index())
+    cov = inverse_hessian_blocks(model, x.position, index, x.position[index])
+    values = _laplace_draws(model, x.position, cov, jax.random.key(2), 16)
     u_without, ok_without, h_without = _m_step(model, x.position[hyper], values, False)
     u_with, ok_with, h_with = _m_step(model, x.position[hyper], values, True)
     assert bool(ok_without) and bool(ok_with)

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from .._compile import jit_once
 from ._blocks import block_hessian, block_value_grad
 
-__all__ = ["bfgs_blocks", "positive_definite_inverse"]
+__all__ = ["bfgs_blocks", "inverse_hessian_blocks", "positive_definite_inverse"]
 
 _FTOL = 1e-7  # accepted steps gaining less than this relative log density end an SN's fit
 _MIN_STEP = 1e-10  # backtracking below this step length: stalled
@@ -52,6 +52,13 @@ def bfgs_blocks(model, base, index, X0, max_steps, gtol):
     """
     f0, g0, Hinv0 = _start(model, base, index, X0)
     return _iterate(model, base, index, X0, f0, g0, Hinv0, max_steps, gtol)
+
+
+def inverse_hessian_blocks(model, base, index, X):
+    """Each SN's inverse Hessian block ``(n, d, d)`` of the negative log density at
+    blocks ``X`` (eigenvalues floored): the per-SN Laplace covariances. The program is
+    the BFGS start's, compiled once for both."""
+    return _start(model, base, index, X)[2]
 
 
 @jit_once

@@ -64,8 +64,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._inference._bfgs import positive_definite_inverse
-from .._inference._blocks import block_hessian
+from .._inference._bfgs import inverse_hessian_blocks, positive_definite_inverse
 from .._inference._lbfgs import lbfgs
 from .._model._params import PER_SN
 
@@ -128,7 +127,9 @@ def population_start(
             position, broad, broad, np.zeros((0, 0)), starts, time.perf_counter() - t0, False
         )
     uses = _likelihood_uses_hyper(model)
-    values = _laplace_draws(model, position, k_draws, draws)
+    index = jnp.asarray(model.layout.per_sn_index())
+    cov = inverse_hessian_blocks(model, position, index, position[index])
+    values = _laplace_draws(model, position, cov, k_draws, draws)
     u, _, hessian = _m_step(model, position[hyper_index], values, uses)
     cov = np.asarray(positive_definite_inverse(hessian))
 
@@ -147,12 +148,12 @@ def population_start(
 
 
 @eqx.filter_jit
-def _laplace_draws(model, position, key, draws: int):
+def _laplace_draws(model, position, cov, key, draws: int):
     """``draws`` draws of every SN's physical values from its Laplace approximation at
-    ``position`` (hyperparameters fixed): a dict of ``(draws, n_sn, ...)`` arrays."""
+    ``position`` (hyperparameters fixed; ``cov``: each SN's block covariance): a dict of
+    ``(draws, n_sn, ...)`` arrays."""
     index = jnp.asarray(model.layout.per_sn_index())
     X = position[index]
-    cov = positive_definite_inverse(block_hessian(model, position, index, X))
     L = jnp.linalg.cholesky(0.5 * (cov + jnp.swapaxes(cov, 1, 2)))
     z = jax.random.normal(key, (draws, *X.shape), X.dtype)
     flats = jax.vmap(lambda zk: position.at[index].set(X + jnp.einsum("nij,nj->ni", L, zk)))(z)
