@@ -147,6 +147,7 @@ _LONGEST_FIRST = (
     "test_recovery_adjusted.py",
     "test_sampling.py",
     "test_notebooks.py",
+    "test_sbc.py",
     "test_checkpoints.py",
     "test_readme.py",
 )

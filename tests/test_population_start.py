@@ -96,3 +96,20 @@ def test_a_mass_step_population_starts_with_the_light_curves_in_its_fit(sed):
     assert np.all(np.isfinite([float(model.logdensity(x)) for x in start.chains]))
     assert len({tuple(np.round(np.asarray(x[hyper]), 8)) for x in start.chains}) == 3
     assert np.all(np.linalg.eigvalsh(start.hyper_cov) > 0)
+
+
+def test_an_sn_the_broad_fits_cannot_place_leaves_the_start_finite(sed):
+    """A 3-SN survey from BayeSN's own hyperpriors (τ_A 6.2 mag) whose third SN, behind
+    A_V = 14.5, the broad per-SN fit explains as a faint fast decliner instead (θ ≈ 13,
+    A_V ≈ 0): that SN's Laplace draws reach A_V of 1e180, whose weights swing by
+    1e299 with σ_R. They used to turn the population fit's curvature, and then every
+    chain's start, into NaN (a ModelError from the default start of ``run``). Now such
+    draws are left out, and each chain starts at a finite log density."""
+    population = sd.SinglePopulation()
+    survey, truth = sd.simulate_survey(jax.random.key(12), sed, population, n_sn=3)
+    assert float(truth["A_V"][2]) > 14
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=population)
+    start = population_start(model, jax.random.key(3), chains=2)
+    assert np.all(np.isfinite(start.hyper)) and np.all(np.isfinite(start.hyper_cov))
+    for x in start.chains:
+        assert np.isfinite(float(model.logdensity(x)))

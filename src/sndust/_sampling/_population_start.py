@@ -49,6 +49,15 @@ posterior          2.80 ± 0.15, 0.34 ± 0.24, 0.191 ± 0.016, 0.109 ± 0.008
 It costs a few seconds once compiled (1.4 s for 30 SNe, 5.4 s for Foundation on two
 CPU cores; compiling it, about 30 s).
 
+Surveys the broad fits cannot fully place are handled, not crashed on: Laplace draws
+with no usable importance weight are left out of the population fit (``_m_step``), the
+chains' spread is capped where the survey leaves a hyperparameter unconstrained
+(:func:`_capped`), and a chain whose drawn hyperparameters give a non-finite light curve
+is drawn closer to the estimate (:func:`_dispersed`). Before these, the default start
+stopped with a NaN ModelError on the 58th MassSplit survey of benchmarks/sbc.py (4 SNe,
+one mass bin almost empty) and, for 1 key in 4, on a 3-SN survey drawn from BayeSN's
+own hyperpriors (tests/test_population_start.py).
+
 Repeating the two steps from the estimate (proposals from fits at ``h``, no longer
 broad) was measured to drift instead of converging (Foundation: σ0 0.111 → 0.259, τ_A
 0.231 → 0.323), so it is done once.
@@ -64,11 +73,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._errors import ModelError
 from .._inference._bfgs import inverse_hessian_blocks, positive_definite_inverse
 from .._inference._lbfgs import lbfgs
 from .._model._params import PER_SN
 
 __all__ = ["PopulationStart", "population_start"]
+
+_MAX_SD = 1.0  # the chains' spread in each direction of the hyperparameters' coordinates
+_MAX_DROP = 100.0  # a valid draw's prior log density lies at most this far below its mode's
 
 
 class PopulationStart(NamedTuple):
@@ -78,7 +91,8 @@ class PopulationStart(NamedTuple):
         position: the start (flat, sampler coordinates): per-SN modes at ``hyper``.
         broad: the broad hyperparameters of the first fits (sampler coordinates).
         hyper: the fitted hyperparameters (sampler coordinates).
-        hyper_cov: their covariance from the curvature of the estimated marginal.
+        hyper_cov: their covariance from the curvature of the estimated marginal (each
+            direction's standard deviation capped at 1, see :func:`_capped`).
         chains: with ``chains=``, one start per chain ``(chains, dim)``: hyperparameters
             drawn from ``N(hyper, hyper_cov)``, the SNe fitted at each draw.
         seconds: wall time.
@@ -131,31 +145,62 @@ def population_start(
     cov = inverse_hessian_blocks(model, position, index, position[index])
     values = _laplace_draws(model, position, cov, k_draws, draws)
     u, _, hessian = _m_step(model, position[hyper_index], values, uses)
-    cov = np.asarray(positive_definite_inverse(hessian))
+    u, hessian = np.asarray(u), np.asarray(hessian)
+    if not np.all(np.isfinite(u)):  # not seen; kept so that a start is always made
+        u = broad
+    if not np.all(np.isfinite(hessian)):
+        hessian = np.eye(len(u)) / _MAX_SD**2
+    cov = _capped(np.asarray(positive_definite_inverse(hessian)))
 
-    def fitted_at(u):
-        x = position.at[hyper_index].set(jnp.asarray(u, position.dtype))
+    def fitted_at(v):  # the SNe fitted at hyperparameters v; ModelError where they cannot be
+        x = position.at[hyper_index].set(jnp.asarray(v, position.dtype))
         return MAP(optimizer="per_sn", steps=steps).run(model, k_draws, x).position
 
-    center = fitted_at(u)
+    try:
+        center = fitted_at(u)
+    except ModelError:  # not seen; the broad fits are a start
+        u, center = broad, position
     starts = None
     if chains is not None:
-        L = np.linalg.cholesky(0.5 * (cov + cov.T))
+        L = np.linalg.cholesky(cov)
         z = np.asarray(jax.random.normal(k_chains, (chains, len(hyper_index)), cov.dtype))
-        starts = jnp.stack([fitted_at(np.asarray(u) + L @ zc) for zc in z])
+        starts = jnp.stack([_dispersed(fitted_at, u, L @ zc, center) for zc in z])
     seconds = time.perf_counter() - t0
     return PopulationStart(center, broad, np.asarray(u), cov, starts, seconds, uses)
+
+
+def _capped(cov):
+    """``cov`` symmetrised, its standard deviations capped at ``_MAX_SD`` in every
+    direction. A hyperparameter the survey does not constrain (a mass bin holding one
+    SN of four) has a near-flat estimated marginal in its log coordinate: its Laplace
+    variance is in the hundreds, and a chain drawn there started at σ = e^20 with a
+    NaN likelihood. Spreading the chains by more than the prior's own width in the
+    sampler's coordinates (about 1) serves no diagnosis."""
+    w, V = np.linalg.eigh(0.5 * (cov + cov.T))
+    return (V * np.minimum(w, _MAX_SD**2)) @ V.T
+
+
+def _dispersed(fitted_at, u, step, center):
+    """One chain's start: the SNe fitted at ``u + step``, or at ``u + step/2`` where they
+    cannot be (the light curves not finite there), or ``center``."""
+    for scale in (1.0, 0.5):
+        try:
+            return fitted_at(u + scale * step)
+        except ModelError:
+            continue
+    return center
 
 
 @eqx.filter_jit
 def _laplace_draws(model, position, cov, key, draws: int):
     """``draws`` draws of every SN's physical values from its Laplace approximation at
-    ``position`` (hyperparameters fixed; ``cov``: each SN's block covariance): a dict of
-    ``(draws, n_sn, ...)`` arrays."""
+    ``position`` (hyperparameters fixed; ``cov``: each SN's block covariance), after the
+    mode itself: a dict of ``(1 + draws, n_sn, ...)`` arrays."""
     index = jnp.asarray(model.layout.per_sn_index())
     X = position[index]
     L = jnp.linalg.cholesky(0.5 * (cov + jnp.swapaxes(cov, 1, 2)))
     z = jax.random.normal(key, (draws, *X.shape), X.dtype)
+    z = jnp.concatenate([jnp.zeros_like(z[:1]), z])
     flats = jax.vmap(lambda zk: position.at[index].set(X + jnp.einsum("nij,nj->ni", L, zk)))(z)
     values = jax.vmap(model._constrain)(flats)
     return {name: values[name] for name in PER_SN if name in values}
@@ -166,13 +211,15 @@ def _m_step(model, u0, values, likelihood: bool, max_steps: int = 500):
     """Maximise the Laplace-importance estimate of the hyperparameters' marginal
     posterior, ``log p(h) + Σ_i log mean_k p(x_ik | h) / p(x_ik | h0)``, over their
     sampler coordinates ``u`` from ``u0`` (``h0``, where the draws ``x_ik`` were made;
-    the light curves' term too with ``likelihood``)."""
+    the light curves' term too with ``likelihood``). ``values``: the SNe's modes, then
+    their draws (:func:`_laplace_draws`)."""
     dtype = u0.dtype
     hyper_index = model.layout.hyper_index()
     wide = jax.dtypes.canonicalize_dtype(jnp.float64)
-    draws = jax.tree_util.tree_leaves(values)[0].shape[0]
+    mode = jax.tree_util.tree_map(lambda v: v[0], values)
+    values = jax.tree_util.tree_map(lambda v: v[1:], values)
 
-    def per_sn(u):
+    def per_sn(u, values):
         x = model.unravel(jnp.zeros(model.dim, dtype).at[hyper_index].set(u))["hyper"]
         h, lp = model._hyper_part(x)
 
@@ -181,12 +228,30 @@ def _m_step(model, u0, values, likelihood: bool, max_steps: int = 500):
 
         return lp, jax.lax.map(one, values)  # (draws, n_sn)
 
-    _, base = per_sn(u0)
+    # The Laplace approximation of a poorly constrained SN (a faint, heavily reddened one
+    # fitted as a fast decliner) can reach A_V of 1e180 or R_V on its bound: draws whose
+    # population prior is zero, or so far below the mode's that their weight would swing
+    # by e^100 or more with any change of h (a Gaussian draw of d parameters falls
+    # χ²_d/2, about 14 for sndust's 28, below its mode). Such a draw has no usable
+    # importance weight: it is replaced by its SN's mode, which keeps the gradients
+    # finite, and left out of that SN's mean.
+    at_mode = per_sn(u0, jax.tree_util.tree_map(lambda m: m[None], mode))[1]
+    drawn = per_sn(u0, values)[1]
+    valid = jnp.isfinite(drawn) & (drawn > at_mode - _MAX_DROP)  # (draws, n_sn)
+
+    def pick(v, m):
+        mask = valid.reshape(valid.shape + (1,) * (v.ndim - 2))
+        return jnp.where(mask, v, m[None])
+
+    values = jax.tree_util.tree_map(pick, values, mode)
+    _, base = per_sn(u0, values)
+    count = jnp.maximum(jnp.sum(valid, axis=0), 1)
 
     def loss(u):
-        lp, terms = per_sn(u.astype(dtype))
-        ratio = jax.nn.logsumexp(terms - base, axis=0) - jnp.log(draws)
-        return -(lp + jnp.sum(ratio)).astype(u.dtype)
+        lp, terms = per_sn(u.astype(dtype), values)
+        log_ratio = jnp.where(valid, terms - base, -jnp.inf)
+        ratio = jax.nn.logsumexp(log_ratio, axis=0) - jnp.log(count)
+        return -(lp + jnp.sum(jnp.where(jnp.any(valid, axis=0), ratio, 0.0))).astype(u.dtype)
 
     u, value, _, _, ok = lbfgs(jax.value_and_grad(loss), u0.astype(wide), max_steps, 1e-6, 1e-12)
     return u.astype(dtype), ok, jax.hessian(loss)(u).astype(dtype)
