@@ -54,10 +54,11 @@ def _interrupted(sampler, model, path, monkeypatch, after: int, **args):
 def test_interrupted_and_resumed_run_gives_the_uninterrupted_draws(small, tmp_path, monkeypatch):
     model, _ = small
     sampler = sd.NUTS(num_warmup=40, num_samples=60, max_tree_depth=5)
-    args = dict(chains=2, progress=False, batch=15)
+    args = dict(chains=2, progress=False, batch=15, extend_warmup=0)
     full = sampler.run(model, jax.random.key(7), **args)
     path = tmp_path / "run.h5"
     # the start, 3 warm-up batches, the end of warm-up, then one sampling batch
+    # (extensions of warm-up: test_a_chain_left_apart_extends_the_warmup_...)
     assert _interrupted(sampler, model, path, monkeypatch, 6, **args) == ("sampling", 15)
     resumed = sampler.run(model, jax.random.key(7), resume=path, **args)
     for a, b in zip(_draws(full), _draws(resumed)):
@@ -84,6 +85,73 @@ def test_adjusted_mclmc_resumed_mid_warmup_gives_the_uninterrupted_draws(
     for a, b in zip(_draws(full), _draws(resumed)):
         np.testing.assert_array_equal(a, b)
     assert resumed.posterior.sizes["draw"] == 45
+
+
+def test_an_extended_warmup_is_checkpointed_and_resumes_to_the_same_draws(
+    small, tmp_path, monkeypatch
+):
+    """Chains that disagree at the end of warm-up get ``sampler.extension()`` (here
+    forced: every R-hat counts as disagreeing), at most ``extend_warmup`` times; each
+    extension begun is kept in the checkpoint, a run stopped inside one resumes to the
+    draws of the uninterrupted run, and warm-up, extensions and sampling are one
+    compiled program."""
+    import sndust._sampling._posterior as posterior
+
+    monkeypatch.setattr(posterior, "WARMUP_RHAT_MAX", 0.0)
+    model, _ = small
+    sampler = sd.NUTS(num_warmup=200, num_samples=60, max_tree_depth=5)
+    args = dict(chains=2, progress=False, batch=50, extend_warmup=2)
+    with count_compiles("_advance") as compiles:
+        full = sampler.run(model, jax.random.key(7), **args)
+    assert compiles == {"_advance": 1}
+    assert full.posterior.attrs["warmup_extensions"] == 2
+    path = tmp_path / "extended.h5"
+    # the start, 4 warm-up batches, the first extension begun, then its first batch
+    assert _interrupted(sampler, model, path, monkeypatch, 7, **args) == ("warmup", 250)
+    with h5py.File(path, "r") as f:
+        assert int(f.attrs["extensions"]) == 1 and f["warmup_stats/lp"].shape == (2, 250)
+    resumed = sampler.run(model, jax.random.key(7), resume=path, **args)
+    for a, b in zip(_draws(full), _draws(resumed)):
+        np.testing.assert_array_equal(a, b)
+    with h5py.File(path, "r") as f:
+        assert int(f.attrs["extensions"]) == 2 and f["warmup_stats/hyper"].shape == (2, 400, 4)
+    # a resume may not allow fewer extensions than the checkpoint has begun
+    with pytest.raises(sd.ConfigError, match="extend_warmup: saved 2, now 1"):
+        sampler.run(model, jax.random.key(7), resume=path, **(args | {"extend_warmup": 1}))
+
+
+def test_a_run_checkpointed_by_the_previous_format_resumes_as_it_began(
+    small, tmp_path, monkeypatch
+):
+    """A version-2 checkpoint (before warm-up extensions: no ``extensions`` attribute, no
+    warm-up hyperparameters, no ``extend_warmup`` setting) stopped mid-warm-up resumes,
+    without extensions, to the draws of an uninterrupted run that never extends (here
+    every R-hat counts as disagreeing: a version-3 run would extend)."""
+    import sndust._sampling._posterior as posterior
+
+    monkeypatch.setattr(posterior, "WARMUP_RHAT_MAX", 0.0)
+    model, _ = small
+    sampler = sd.NUTS(num_warmup=200, num_samples=30, max_tree_depth=5)
+    args = dict(chains=2, progress=False, batch=50, extend_warmup=2)
+    path = tmp_path / "v2.h5"
+    assert _interrupted(sampler, model, path, monkeypatch, 3, **args) == ("warmup", 60)
+
+    def as_version_2(f):
+        f.attrs["version"] = 2
+        del f.attrs["extensions"]
+        del f["warmup_stats/hyper"]
+        config = json.loads(f.attrs["config"])
+        del config["extend_warmup"]
+        f.attrs["config"] = json.dumps(config, sort_keys=True)
+
+    old = _tampered(path, tmp_path, as_version_2)
+    resumed = sampler.run(model, jax.random.key(7), resume=old, **args)
+    full = sampler.run(model, jax.random.key(7), **(args | {"extend_warmup": 0}))
+    for a, b in zip(_draws(full), _draws(resumed)):
+        np.testing.assert_array_equal(a, b)
+    assert resumed.posterior.attrs["warmup_extensions"] == 0
+    with h5py.File(old, "r") as f:
+        assert int(f.attrs["version"]) == 2 and "warmup_stats/hyper" not in f
 
 
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_draws(small, tmp_path):
@@ -321,6 +389,19 @@ RESEALED = {  # the checksum recomputed: what is left must still be refused, by 
         _replace("warmup_stats/lp", lambda a: a[:1]),
         r"'warmup_stats/lp': expected shape \(2, 60\), found \(1, 60\)",
     ),
+    "warm-up hyperparameters": (
+        _replace("warmup_stats/hyper", lambda a: a[..., :-1]),
+        r"'warmup_stats/hyper': expected shape \(2, 60, 4\), found \(2, 60, 3\)",
+    ),
+    "warm-up hyperparameters deleted": (
+        _delete("warmup_stats/hyper"),
+        "'warmup_stats/hyper': the dataset is missing",
+    ),
+    "extensions beyond those allowed": (
+        _set("extensions", 1),
+        "1 warm-up extensions begun, beyond the 0 allowed",
+    ),
+    "extensions negative": (_set("extensions", -1), "extensions must be an integer ≥ 0"),
     "metric": (
         _replace("precondition/metric_chol", lambda a: a[:-1]),
         "'precondition/metric_chol': expected shape",
@@ -374,7 +455,10 @@ def test_a_rewritten_configuration_or_fingerprint_is_a_configuration_error(saved
 
 @pytest.mark.parametrize(
     "name",
-    ["format", "version", "fingerprint", "config", "phase", "done", "seconds", "n_carry", "sha256"],
+    [
+        *("format", "version", "fingerprint", "config", "phase", "done", "seconds"),
+        *("n_carry", "extensions", "sha256"),
+    ],
 )
 def test_a_checkpoint_without_an_attribute_names_it(saved_run, tmp_path, name):
     path = _tampered(saved_run[2], tmp_path, _delete(name), reseal=False)
@@ -384,7 +468,7 @@ def test_a_checkpoint_without_an_attribute_names_it(saved_run, tmp_path, name):
 
 def test_a_checkpoint_of_an_older_format_says_to_start_a_new_run(saved_run, tmp_path):
     path = _tampered(saved_run[2], tmp_path, _set("version", 1), reseal=False)
-    _refused(saved_run, path, sd.DataError, "version 1, expected 2: .* start a new run")
+    _refused(saved_run, path, sd.DataError, "version 1, expected 2 or 3: .* start a new run")
 
 
 def test_a_damaged_checkpoint_never_gives_a_raw_traceback(saved_run, tmp_path, monkeypatch):

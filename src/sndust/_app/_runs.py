@@ -271,7 +271,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
             post = sampler.run(
                 model, k_run, chains=s["chains"], init=init, checkpoint=checkpoint,
                 resume=resume, batch=s["batch"], progress=not quiet,
-                precondition=s["precondition"],
+                precondition=s["precondition"], extend_warmup=s["extend_warmup"],
             )  # fmt: skip
         except KeyboardInterrupt:
             saved = checkpoint is not None and checkpoint.exists()
@@ -342,7 +342,8 @@ def write_summary(path: Path, post, check: dict, truth: dict | None, wall: float
         "draws": int(post.posterior.sizes["draw"]),
         "divergences": post.divergences,
         "converged": check["converged"],
-        "warmup_lp_rhat": check["warmup_lp_rhat"],
+        "warmup_rhat": check["warmup_rhat"],
+        "warmup_extensions": check["warmup_extensions"],
         "criteria": check["criteria"],
         "not_converged": check["failing"],
         "hyper" if post.hyper_names else "per_sn": rows,

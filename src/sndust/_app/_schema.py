@@ -147,6 +147,12 @@ _SAMPLER = {
     "map_starts": _Key(
         "int", 4, "random starts of those fits; the best is kept (per SN in per-SN fits)", low=1
     ),  # fmt: skip
+    "extend_warmup": _Key(
+        "int",
+        0,
+        "extend warm-up (by half) up to this many times while the chains disagree",
+        low=0,
+    ),  # fmt: skip
     "precondition": _Key("any", "metric", "metric, true or false", choices=("metric", True, False)),
     "mass": _Key("str", "diag", "NUTS mass matrix", choices=("diag", "dense", "block")),
     "batch": _Key("int", 100, "steps between checkpoints", low=1),

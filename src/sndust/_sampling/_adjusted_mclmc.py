@@ -130,6 +130,17 @@ class AdjustedMCLMC(AbstractSampler):
         )
         return (*warmup, self.sampling(knob=float(self.integration_steps)))
 
+    def extension(self) -> tuple[Stage, ...]:
+        """Half the warm-up again as one more of its last stage: the metric pooled over
+        every chain's positions in the previous stretch (a chain that has not joined
+        the others widens it), dual averaging restarted. None for a warm-up under 200
+        steps (dual averaging restarted for fewer than 100 steps leaves a poor step)."""
+        if self.num_warmup < 200:
+            return ()
+        steps = self.num_warmup // 2
+        pooled = self.diagonal_preconditioning
+        return (Stage(steps, pooled=pooled, knob=float(self.integration_steps)),)
+
     def begin_stage(self, carry, pooled, use_pooled) -> Carry:
         """A fresh stage: dual averaging restarted from the current step size, the
         positions' running moments emptied, and the pooled metric taken if asked."""

@@ -18,6 +18,8 @@ calling, per chain,
   so a run cut into batches, resumed or spread over devices draws the same numbers;
   ``control`` is the stage's runtime form (``Control``, defined by the driver beside
   ``REQUIRED_STATS``, the statistics it reads);
+- ``extension() -> tuple[Stage, ...]`` (optional): warm-up stages appended, up to
+  ``run(extend_warmup=)`` times, while the chains disagree at the end of warm-up;
 - ``tuned(carry) -> dict`` at the end of warm-up (step size, inverse mass matrix, L, …);
 - ``pool(carries) -> array | None`` between stages, on all chains' carries (NumPy).
 
@@ -123,6 +125,14 @@ class AbstractSampler(eqx.Module):
     def stages(self) -> tuple[Stage, ...]:
         """The run: warm-up stages (``adapting``), then :meth:`sampling`."""
 
+    def extension(self) -> tuple[Stage, ...]:
+        """Warm-up stages run once more when the chains' log densities still disagree at
+        the end of warm-up (R-hat over the last half of the segment above
+        ``WARMUP_RHAT_MAX``; see ``run(extend_warmup=)``); ``()``, the default, never
+        extends. Their ``step`` indices continue the warm-up's, and ``control.start``
+        is where each stage began."""
+        return ()
+
     @abc.abstractmethod
     def begin_stage(self, carry: Carry, pooled, use_pooled) -> Carry:
         """The carry at the start of a warm-up stage (``pooled``: see :meth:`pool`)."""
@@ -181,6 +191,14 @@ class AbstractSampler(eqx.Module):
                 large for one), or an explicit list of devices for the chains.
             chain_method: ``"auto"`` (sequential on CPU, vectorized on accelerators),
                 ``"vectorized"`` (vmap) or ``"sequential"`` chains within a device.
+            extend_warmup: at most this many extensions of warm-up (default 0: none)
+                while the chains disagree at its end (split R-hat of their log
+                densities or hyperparameters over the second half of the last warm-up
+                segment above 1.1: a chain stuck apart, or still on its way); each
+                extension is the sampler's :meth:`extension`, and is recorded in the
+                checkpoint and the posterior (``warmup_extensions``). Off by default:
+                on a 4-SN survey whose chains mix slowly it did not improve the
+                sampled chains (benchmarks/README.md, "Extending a warm-up").
 
         Returns:
             a :class:`sndust.Posterior` (ArviZ InferenceData inside).

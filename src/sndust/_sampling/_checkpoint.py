@@ -39,12 +39,16 @@ from .._errors import ConfigError, DataError, SndustError
 __all__ = ["Checkpoint", "model_fingerprint"]
 
 FORMAT = "sndust-checkpoint"
-#: 2: the file-level checksum (``sha256`` attribute); version-1 files are refused
-VERSION = 2
+#: 2: the file-level checksum (``sha256`` attribute); version-1 files are refused.
+#: 3: the warm-up extensions begun (``extensions``) and the warm-up's hyperparameters
+#: (``warmup_stats/hyper``); a version-2 run resumes, and goes on, without them
+VERSION = 3
+_READABLE = (2, 3)
 
-#: the file's attributes, all required; ``sha256`` is the checksum over the others
+#: the file's attributes, all required (``extensions`` from version 3); ``sha256`` is the
+#: checksum over the others
 _ATTRIBUTES = ("format", "version", "fingerprint", "config", "phase", "done", "seconds")
-_ATTRIBUTES += ("n_carry", "sha256")
+_ATTRIBUTES += ("n_carry", "extensions", "sha256")
 _PHASES = ("warmup", "sampling")
 _GROUPS = ("precondition", "carry", "stats", "warmup_stats")
 
@@ -137,7 +141,9 @@ class Checkpoint:
         precondition: the arrays of the whitening map (see ``_precondition``) and of the
             starting metric (``metric_*``, see ``_metric``).
         phase: ``"warmup"`` or ``"sampling"``.
-        done: steps done in that phase (warm-up: kernel steps; sampling: draws kept).
+        done: steps done in that phase (warm-up: kernel steps, extensions included;
+            sampling: draws kept).
+        extensions: the warm-up extensions begun (``sampler.extension()`` each).
         carry: flat list of the sampler carry's arrays (chain axis first), or None.
         draws: ``(chains, n, dim)`` kept draws; stats: name → ``(chains, n)``.
         warmup_stats: name → ``(chains, n)`` warm-up statistics.
@@ -151,6 +157,8 @@ class Checkpoint:
         self.precondition: dict[str, np.ndarray] = {}
         self.phase = "warmup"
         self.done = 0
+        self.extensions = 0
+        self.version = VERSION
         self.carry = None
         self.draws = None
         self.stats: dict[str, np.ndarray] = {}
@@ -166,11 +174,12 @@ class Checkpoint:
         try:
             with h5py.File(tmp, "w") as f:
                 f.attrs["format"] = FORMAT
-                f.attrs["version"] = VERSION
+                f.attrs["version"] = self.version  # (a version-2 run resumed stays one)
                 f.attrs["fingerprint"] = self.fingerprint
                 f.attrs["config"] = json.dumps(self.config, sort_keys=True)
                 f.attrs["phase"] = self.phase
                 f.attrs["done"] = self.done
+                f.attrs["extensions"] = self.extensions
                 f.attrs["seconds"] = json.dumps(self.seconds)
                 f.attrs["n_carry"] = len(self.carry or [])
                 for name, a in self._arrays().items():
@@ -218,6 +227,9 @@ class Checkpoint:
                     field="model",
                 )
             saved = attrs["config"]
+            if attrs["version"] == 2:  # begun before warm-up extensions: it goes on without
+                saved = saved | {"extend_warmup": 0}
+                inherit = (*inherit, "extend_warmup")
             config = config | {k: saved.get(k) for k in inherit}
             differ = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
             if differ:
@@ -230,6 +242,7 @@ class Checkpoint:
                 )
             out = cls(path, fingerprint, config)
             out.phase, out.done, out.seconds = attrs["phase"], attrs["done"], attrs["seconds"]
+            out.extensions, out.version = attrs["extensions"], attrs["version"]
             carry = {}
             for name in sorted(_datasets(f)):
                 a = cls._get(f, name, path)
@@ -261,15 +274,19 @@ class Checkpoint:
             raise DataError("not an sndust checkpoint (no 'format' attribute)", file=path)
         if "version" not in f.attrs:
             raise DataError("the checkpoint has no 'version' attribute", file=path, field="version")
-        if _integer(f.attrs["version"]) != VERSION:
+        version = _integer(f.attrs["version"])
+        if version not in _READABLE:
             raise DataError(
-                f"checkpoint format version {_plain(f.attrs['version'])!r}, expected {VERSION}: "
+                f"checkpoint format version {_plain(f.attrs['version'])!r}, expected "
+                f"{' or '.join(map(str, _READABLE))}: "
                 "it was written by another version of sndust and cannot be resumed; start a "
                 "new run (delete the file or choose another checkpoint path)",
                 file=path,
                 field="version",
             )
         for name in _ATTRIBUTES:
+            if name == "extensions" and version == 2:
+                continue
             if name not in f.attrs:
                 raise DataError(
                     f"the checkpoint has no {name!r} attribute: the file was edited or is corrupt",
@@ -282,15 +299,16 @@ class Checkpoint:
                 "corrupt",
                 file=path,
             )
-        attrs = {name: _plain(f.attrs[name]) for name in _ATTRIBUTES}
+        attrs = {name: _plain(f.attrs.get(name, 0)) for name in _ATTRIBUTES}
+        attrs["version"] = version
         if attrs["phase"] not in _PHASES:
             raise DataError(
                 f"phase must be 'warmup' or 'sampling', found {attrs['phase']!r}",
                 file=path,
                 field="phase",
             )
-        for name in ("done", "n_carry"):
-            value = _integer(f.attrs[name])
+        for name in ("done", "n_carry", "extensions"):
+            value = _integer(f.attrs.get(name, 0))
             if value is None or value < 0:
                 raise DataError(
                     f"{name} must be an integer ≥ 0, found {attrs[name]!r}", file=path, field=name
@@ -341,7 +359,17 @@ class Checkpoint:
         length or starts of another dimension (with its checksums recomputed, such a file
         would otherwise end in a broadcasting error deep inside JAX). ``whitened``: the
         run samples in whitened coordinates (``precondition=True``)."""
-        *stages, _ = sampler.stages()
+        from ._driver import warmup_segments
+
+        allowed = self.config.get("extend_warmup", 0)
+        if not self.extensions <= allowed:
+            raise DataError(
+                f"{self.extensions} warm-up extensions begun, beyond the {allowed} allowed",
+                file=self.path,
+                field="extensions",
+            )
+        segments = warmup_segments(sampler, self.extensions)
+        stages = [stage for segment in segments for stage in segment]
         warmup = sum(stage.steps for stage in stages)
         limit = {"warmup": warmup, "sampling": sampler.num_samples}[self.phase]
         if not self.done <= limit:
@@ -381,6 +409,8 @@ class Checkpoint:
             expected["draws"] = _Spec((chains, n_draws, dim), dtype)
         for group, n in (("stats", n_draws), ("warmup_stats", n_warmup)):
             expected |= {f"{group}/{k}": _Spec((chains, n)) for k in sampler.Stats._fields if n}
+        if n_warmup and self.version > 2:  # (version 2 kept no warm-up hyperparameters)
+            expected["warmup_stats/hyper"] = _Spec((chains, n_warmup, h), dtype)
         self._compare(expected, ("init", "precondition", "draws", "stats", "warmup_stats"))
 
     def check_carry(self, carry) -> None:

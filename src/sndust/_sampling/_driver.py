@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
-from jaxtyping import Array, Bool
+from jaxtyping import Array, Bool, Int
 
 from .._compile import jit_once
 from .._custom_types import Scalar
@@ -42,10 +42,12 @@ REQUIRED_STATS = ("lp", "diverging", "n_steps", "step_size")
 
 class Control(NamedTuple):
     """A stage as :meth:`AbstractSampler.step` sees it: runtime arrays, so that every
-    stage runs in the same compiled program."""
+    stage runs in the same compiled program. ``start``: the phase's kernel step at which
+    the stage began (``index - start`` counts steps within it)."""
 
     adapting: Bool[Array, ""]
     knob: Scalar
+    start: Int[Array, ""]
 
 
 def _chain_keys(key, phase: int, chains: int):
@@ -160,14 +162,15 @@ def _advance(sampler, target, carry, keys, start, active, control, pooled, n: in
     return _strong(_over_chains(f, shared, (carry, keys), how))
 
 
-def _control(sampler, carry, stage, reset):
-    """The runtime inputs of one ``_advance`` call (fixed dtypes: one program for all)."""
+def _control(sampler, carry, stage, reset, start: int = 0):
+    """The runtime inputs of one ``_advance`` call (fixed dtypes: one program for all);
+    ``start``: the kernel step at which ``stage`` began."""
     dtype = carry.state.position.dtype
     pooled = sampler.pool(carry) if reset and stage.pooled else None
     control = {
         "reset": np.bool_(reset),
         "use_pooled": np.bool_(pooled is not None),
-        "stage": Control(np.bool_(stage.adapting), np.asarray(stage.knob, dtype)),
+        "stage": Control(np.bool_(stage.adapting), np.asarray(stage.knob, dtype), np.int32(start)),
     }
     if pooled is None:
         pooled = np.zeros(carry.state.position.shape[-1], dtype)
@@ -192,23 +195,44 @@ def _plan(sampler):
     return tuple(warmup), sampling
 
 
-def _warmup(sampler, target, carry, keys, how, n: int, done: int = 0):
-    """The warm-up from kernel step ``done``, in batches of at most ``n × thin`` steps
-    that never cross a stage: yields ``(carry, stats, done)`` after each batch."""
-    stages, _ = _plan(sampler)
+def warmup_segments(sampler, extensions: int) -> list[tuple]:
+    """The warm-up as run: the planned stages, then ``extensions`` times
+    ``sampler.extension()``; a list of segments, each a tuple of stages."""
+    warmup, _ = _plan(sampler)
+    extension = tuple(sampler.extension()) if extensions else ()
+    if any(not stage.adapting or stage.steps < 1 for stage in extension):
+        raise ConfigError(
+            f"{type(sampler).__name__}.extension() must list warm-up stages (adapting, at "
+            "least one step each)",
+            field="sampler",
+        )
+    return [warmup] + [extension] * extensions
+
+
+def _slots(stages, thin: int) -> int:
+    """Warm-up statistics kept for ``stages``: one per slot of ``thin`` kernel steps (a
+    batch never crosses a stage)."""
+    return sum(-(-stage.steps // thin) for stage in stages)
+
+
+def _warmup(sampler, target, carry, keys, how, n: int, stages, done: int = 0):
+    """The warm-up ``stages`` from kernel step ``done``, in batches of at most
+    ``n × thin`` steps that never cross a stage: yields ``(carry, draws, stats, done)``
+    after each batch."""
     ends = np.cumsum([stage.steps for stage in stages], dtype=int)
     total = int(ends[-1]) if stages else 0
     thin = sampler.thin
     while done < total:
         s = int(np.searchsorted(ends, done, side="right"))
         stage = stages[s]
+        begin = int(ends[s]) - stage.steps
         active = min(n * thin, int(ends[s]) - done)
-        control, pooled = _control(sampler, carry, stage, reset=done == ends[s] - stage.steps)
-        carry, (_, stats) = _advance(
+        control, pooled = _control(sampler, carry, stage, reset=done == begin, start=begin)
+        carry, out = _advance(
             sampler, target, carry, keys, _int(done), _int(active), control, pooled, n, how
         )
         done += active
-        yield carry, _first_slots(stats, -(-active // thin)), done
+        yield carry, *_first_slots(out, -(-active // thin)), done
 
 
 def _int(value: int):
@@ -224,20 +248,41 @@ _tuned = jit_once(lambda sampler, carry: jax.vmap(sampler.tuned)(carry))
 
 def _run_stages(sampler, target, carry, context: _Context):
     """Warm-up and sampling from the chains' initial ``carry``, one compiled program for
-    both (:func:`_advance`); fills ``store`` and returns the tuned parameters."""
-    store, save, bar, placement, how, batch, warm_keys, sample_keys = context
+    both (:func:`_advance`); fills ``store`` and returns the tuned parameters.
+
+    When the warm-up ends with the chains disagreeing (:func:`_disagree`)
+    it is extended by ``sampler.extension()``, at most ``context.extend`` times; the
+    extensions begun are kept in the checkpoint, so a resumed run takes the same path."""
+    store, save, bar, placement, how, batch, warm_keys, sample_keys, extend, _ = context
     n = min(batch, sampler.num_samples)
     if store.carry is not None:
         carry = _restore(jax.tree_util.tree_structure(carry), store.carry, placement)
-    warmup, sampling = _plan(sampler)
+    _, sampling = _plan(sampler)
     if store.phase == "warmup":
         t_phase = time.perf_counter() - store.seconds["warmup"]
-        total = sum(stage.steps for stage in warmup)
-        if total:
-            bar.start("warmup", store.done, total)
-        batches = _warmup(sampler, target, carry, warm_keys, how, n, store.done)
-        for carry, stats, done in batches:
-            _warmup_batch_done(store, carry, stats, done, total, t_phase, save, bar)
+        while True:
+            segments = warmup_segments(sampler, store.extensions)
+            stages = tuple(stage for segment in segments for stage in segment)
+            total = sum(stage.steps for stage in stages)
+            if total:
+                bar.start("warmup", store.done, total)
+            batches = _warmup(sampler, target, carry, warm_keys, how, n, stages, store.done)
+            for carry, draws, stats, done in batches:
+                stats = stats._asdict()
+                if store.version > 2:  # (a version-2 checkpoint kept none)
+                    stats["hyper"] = np.asarray(draws[..., context.hyper])  # (on device)
+                _warmup_batch_done(store, carry, stats, done, total, t_phase, save, bar)
+            rhat = _disagree(store.warmup_stats, _slots(segments[-1], sampler.thin))
+            if rhat is None or store.extensions >= extend or not sampler.extension():
+                break
+            store.extensions += 1
+            save()
+            steps = sum(stage.steps for stage in sampler.extension())
+            bar.note(
+                f"the chains disagree at the end of warm-up (R-hat {rhat:.2f} of their log "
+                f"densities or hyperparameters): warm-up extended by {steps} steps "
+                f"({store.extensions} of at most {extend})"
+            )
         store.phase, store.done = "sampling", 0
         store.carry = [np.asarray(x) for x in jax.tree_util.tree_leaves(carry)]
         save()
@@ -265,6 +310,27 @@ def _run_stages(sampler, target, carry, context: _Context):
     return params
 
 
+def last_warmup_rhat(warmup_stats, slots: int) -> float | None:
+    """:func:`~._posterior.warmup_rhat` of the last ``slots`` warm-up slots (the last
+    segment of warm-up: its planned stages, or its last extension)."""
+    from ._posterior import warmup_rhat
+
+    if "lp" not in warmup_stats or slots < 1:
+        return None
+    lp = np.asarray(warmup_stats["lp"])[:, -slots:]
+    hyper = warmup_stats.get("hyper")
+    return warmup_rhat(lp, None if hyper is None else np.asarray(hyper)[:, -slots:])
+
+
+def _disagree(warmup_stats, slots: int) -> float | None:
+    """The chains' R-hat over the last warm-up segment where it exceeds
+    ``WARMUP_RHAT_MAX`` (the chains are stuck apart or still on their way), else None."""
+    from ._posterior import WARMUP_RHAT_MAX
+
+    rhat = last_warmup_rhat(warmup_stats, slots)
+    return rhat if rhat is not None and rhat > WARMUP_RHAT_MAX else None
+
+
 def _warmup_batch_done(store, carry, stats, done, total, t_phase, save, bar):
     """Keep a warm-up batch: statistics, carry, time; write the checkpoint; progress."""
     _append(store.warmup_stats, stats)
@@ -275,7 +341,7 @@ def _warmup_batch_done(store, carry, stats, done, total, t_phase, save, bar):
     bar.update(
         done,
         total,
-        float(np.mean(stats.step_size[:, -1])),
+        float(np.mean(stats["step_size"][:, -1])),
         int(np.sum(store.warmup_stats["diverging"])),
     )
 
@@ -315,6 +381,7 @@ def run_sampler(
     precondition: bool | str = "metric",
     chain_method: str = "auto",
     map_starts: int = 4,
+    extend_warmup: int = 0,
 ):
     from ._posterior import Posterior
 
@@ -326,6 +393,12 @@ def run_sampler(
         )
     if not isinstance(batch, int | np.integer) or batch < 1:
         raise ConfigError(f"batch must be a positive integer, got {batch!r}", field="batch")
+    if isinstance(extend_warmup, bool) or not isinstance(extend_warmup, int | np.integer):
+        extend_warmup = -1
+    if extend_warmup < 0:
+        raise ConfigError(
+            f"extend_warmup must be an integer ≥ 0, got {extend_warmup!r}", field="extend_warmup"
+        )
     if isinstance(resume, str | os.PathLike):
         if checkpoint is not None and os.fspath(checkpoint) != os.fspath(resume):
             raise ConfigError("checkpoint= and resume= name different files", field="resume")
@@ -362,6 +435,7 @@ def run_sampler(
         "chains": int(chains),
         "init": init if isinstance(init, str) else _start_kind(init),
         "map_starts": int(map_starts),
+        "extend_warmup": int(extend_warmup),
         "jitter": float(jitter),
         "precondition": str(precondition),
         "key": np.asarray(jax.random.key_data(key)).ravel().tolist(),
@@ -431,8 +505,13 @@ def run_sampler(
         save()
     else:
         store.check_carry(carry)
-    context = _Context(store, save, bar, placement, how, batch, warm_keys, sample_keys)
+    extend = int(store.config["extend_warmup"])  # (0 for a run begun before extensions)
+    hyper = np.asarray(model.layout.hyper_index())
+    context = _Context(
+        store, save, bar, placement, how, batch, warm_keys, sample_keys, extend, hyper
+    )
     params = _run_stages(sampler, placed, carry, context)
+    last = warmup_segments(sampler, store.extensions)[-1]
 
     return Posterior.from_run(
         model,
@@ -443,7 +522,8 @@ def run_sampler(
         seconds=dict(store.seconds),
         key=jax.random.fold_in(key, 3),
         devices=placement.describe(),
-        warmup_stats=store.warmup_stats,
+        warmup_rhat=last_warmup_rhat(store.warmup_stats, _slots(last, sampler.thin)),
+        warmup_extensions=store.extensions,
     )
 
 
@@ -465,6 +545,8 @@ class _Context(NamedTuple):
     batch: int
     warm_keys: jax.Array
     sample_keys: jax.Array
+    extend: int
+    hyper: np.ndarray
 
 
 _WHITENED = ("center", "chol", "gain", "hyper_chol", "index", "hyper_index")
@@ -483,7 +565,9 @@ def _restore_target(model, arrays: dict):
 
 
 def _append(target: dict, stats) -> None:
-    for name, value in stats._asdict().items():
+    """Append a batch's statistics (a NamedTuple or dict, ``(chains, slots, ...)``)."""
+    stats = stats._asdict() if hasattr(stats, "_asdict") else stats
+    for name, value in stats.items():
         value = np.asarray(value)
         target[name] = value if name not in target else np.concatenate([target[name], value], 1)
 

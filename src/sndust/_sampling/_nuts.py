@@ -20,6 +20,11 @@ from ._metric import BlockMetric, blackjax
 
 __all__ = ["NUTS"]
 
+#: the steps of an extension's final stretch adapting the step size alone (Stan's
+#: terminal window), and the shortest extension (a slow window of as many draws again)
+_TERMINAL = 50
+_MIN_EXTENSION = 2 * _TERMINAL
+
 
 class NUTSAdaptation(NamedTuple):
     """Dual averaging's state, the current window's mass-matrix moments and the
@@ -116,6 +121,18 @@ class NUTS(AbstractSampler):
         warmup = (Stage(self.num_warmup),) if self.num_warmup else ()
         return (*warmup, self.sampling())
 
+    def extension(self) -> tuple[Stage, ...]:
+        """Half the warm-up again: one slow window re-estimating the metric from where
+        the chains now are, then Stan's 50-step terminal window adapting the step size
+        to it (the stage's ``knob``: the slow window's length). None for a warm-up under
+        200 steps: a window of under 50 draws, or a shorter terminal window, leaves a
+        worse metric or step size than the one it replaces (measured: a 4-SN survey's
+        chains froze, R-hat 3–4, after extensions of 20 steps)."""
+        if self.num_warmup < 2 * _MIN_EXTENSION:
+            return ()
+        steps = self.num_warmup // 2
+        return (Stage(steps, knob=float(steps - _TERMINAL)),)
+
     def begin_stage(self, carry, pooled, use_pooled) -> Carry:
         return carry
 
@@ -124,8 +141,9 @@ class NUTS(AbstractSampler):
 
     def step(self, logdensity, carry, key, index, control: Control):
         """One NUTS transition: warm-up step ``index`` while adapting (dual averaging and
-        the windows' mass-matrix estimates updated), otherwise at the tuned step size
-        (dual averaging's average) and metric."""
+        the windows' mass-matrix estimates updated: Stan's windows, or an
+        :meth:`extension`'s), otherwise at the tuned step size (dual averaging's average)
+        and metric."""
         da_init, da_update, da_final = dual_averaging(self.target_accept)
         state, (da, mm, imm) = carry
         log_step = jnp.where(control.adapting, da.log_step_size, da.log_step_size_avg)
@@ -145,6 +163,11 @@ class NUTS(AbstractSampler):
             # (one row at least: traced, never run, without warm-up)
             schedule = jnp.asarray(stan_windows(max(self.num_warmup, 1)))
             slow, window_end = schedule[index, 0] == 1, schedule[index, 1] == 1
+            # an extension (knob > 0): one slow window of ``knob`` steps, then fast
+            local, window = index - control.start, control.knob.astype(index.dtype)
+            extending = control.knob > 0
+            slow = jnp.where(extending, local < window, slow)
+            window_end = jnp.where(extending, local == window - 1, window_end)
             da = da_update(da, info.acceptance_rate)
             mm = jax.lax.cond(
                 slow, lambda m: self._mass_update(m, imm, state.position), lambda m: m, mm

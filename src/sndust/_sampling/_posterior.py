@@ -33,21 +33,28 @@ _CHUNK = 256  # draws per vectorised evaluation when building the posterior
 #: Analysis 16:667): rank-normalised split R-hat and bulk/tail ESS of every parameter
 RHAT_MAX = 1.01
 ESS_MIN = 400.0
-#: chains whose log densities over the second half of warm-up give a larger R-hat are
-#: reported as disagreeing (stuck apart, or still on their way)
+#: chains whose log densities or hyperparameters over the second half of warm-up give a
+#: larger R-hat are reported as disagreeing (stuck apart, or still on their way), and the
+#: warm-up is extended where asked (``run(extend_warmup=)``)
 WARMUP_RHAT_MAX = 1.1
 
 
-def warmup_lp_rhat(lp) -> float | None:
-    """Rank-normalised split R-hat of the chains' log density over the second half of
-    warm-up, ``lp`` ``(chains, steps)``; None with one chain or under 20 steps. Chains
-    stuck in different places, or still far from the typical set, give a large value."""
-    if lp is None:
-        return None
+def warmup_rhat(lp, hyper=None) -> float | None:
+    """The largest rank-normalised split R-hat over the second half of warm-up, of the
+    chains' log density ``lp`` ``(chains, steps)`` and of each of their hyperparameters
+    ``hyper`` ``(chains, steps, h)`` (optional); None with one chain or under 20 steps.
+    Chains stuck in different places, or still far from the typical set, give a large
+    value; the hyperparameters show a chain apart that the log density, dominated by
+    the many per-SN terms, can hide."""
     lp = np.asarray(lp, np.float64)
     if lp.ndim != 2 or lp.shape[0] < 2 or lp.shape[1] < 20:
         return None
-    return float(az.rhat(lp[:, lp.shape[1] // 2 :]))
+    half = lp.shape[1] // 2
+    series = [lp[:, half:]]
+    if hyper is not None:
+        hyper = np.asarray(hyper, np.float64)
+        series += [hyper[:, half:, i] for i in range(hyper.shape[-1])]
+    return float(max(az.rhat(x) for x in series))
 
 
 class Posterior:
@@ -75,22 +82,17 @@ class Posterior:
 
     # ------------------------------------------------------------------ build
     @classmethod
-    def from_run(
-        cls, model, sampler, draws, stats, *, params, seconds, key, devices, warmup_stats=None
-    ):  # fmt: skip
-        """The posterior of a sampler's run (see :meth:`from_draws`); ``warmup_stats``
-        (name → ``(chains, steps)``) give the chains' agreement at the end of warm-up
-        (:func:`warmup_lp_rhat`)."""
+    def from_run(cls, model, sampler, draws, stats, **kwargs):
+        """The posterior of a sampler's run (:meth:`from_draws` with the sampler's name
+        and settings)."""
         return cls.from_draws(
-            model, draws, method=sampler.name, settings=sampler.config(), stats=stats,
-            params=params, seconds=seconds, key=key, devices=devices,
-            warmup_lp_rhat=warmup_lp_rhat((warmup_stats or {}).get("lp")),
-        )  # fmt: skip
+            model, draws, method=sampler.name, settings=sampler.config(), stats=stats, **kwargs
+        )
 
     @classmethod
     def from_draws(
         cls, model, draws, *, method, settings=None, stats=None, params=None, seconds=None,
-        key, devices=1, warmup_lp_rhat=None,
+        key, devices=1, warmup_rhat=None, warmup_extensions=0,
     ):  # fmt: skip
         """A posterior from draws of ``model``'s flat vector, ``(chains, draws, dim)``,
         made by any method (a sampler, or Laplace draws at a mode): every draw evaluated
@@ -104,8 +106,10 @@ class Posterior:
             seconds: ``{"warmup": …, "sampling": …}`` wall times.
             key: the PRNG key of the draws' derived quantities (fits' μ).
             devices: what the draws ran on.
-            warmup_lp_rhat: R-hat of the chains' log density at the end of warm-up
-                (recorded; :meth:`convergence` warns above ``WARMUP_RHAT_MAX``).
+            warmup_rhat: the chains' R-hat at the end of warm-up (:func:`warmup_rhat`;
+                recorded; :meth:`convergence` warns above ``WARMUP_RHAT_MAX``).
+            warmup_extensions: times the warm-up was extended because the chains
+                disagreed at its end (recorded).
         """
         stats = {} if stats is None else stats
         params = {} if params is None else params
@@ -161,8 +165,10 @@ class Posterior:
             "sampling_seconds": float(seconds["sampling"]),
             "devices": devices,
         }
-        if warmup_lp_rhat is not None:
-            attrs["warmup_lp_rhat"] = float(warmup_lp_rhat)
+        if warmup_rhat is not None:
+            attrs["warmup_rhat"] = float(warmup_rhat)
+        if stats:
+            attrs["warmup_extensions"] = int(warmup_extensions)
         sample_stats = {
             name: xr.DataArray(np.asarray(v), dims=["chain", "draw"]) for name, v in stats.items()
         }
@@ -283,7 +289,8 @@ class Posterior:
                 failing.append(f"{row}: " + ", ".join(why))
         markov = "sample_stats" in self.idata.groups()
         converged = (not failing) if markov else None
-        warm = float(self.idata.posterior.attrs.get("warmup_lp_rhat", np.nan))
+        attrs = self.idata.posterior.attrs  # (earlier: "warmup_lp_rhat", log density alone)
+        warm = float(attrs.get("warmup_rhat", attrs.get("warmup_lp_rhat", np.nan)))
         criteria = f"R-hat ≤ {rhat_max:g}, bulk and tail ESS ≥ {ess_min:g}"
         if converged is None:
             verdict = "draws of a Laplace approximation: no convergence to check"
@@ -296,15 +303,23 @@ class Posterior:
                 f"{criteria}): {shown}. These intervals are not yet reliable: sample "
                 "longer (more draws or warm-up) or with more chains"
             )
+        extended = int(attrs.get("warmup_extensions", 0))
         if warm > WARMUP_RHAT_MAX:
+            after = (
+                f", after {extended} extension{'s' * (extended != 1)} of warm-up"
+                if extended
+                else ""
+            )
             verdict += (
-                f". The chains already disagreed at the end of warm-up (log-density R-hat "
-                f"{warm:.2f}): some may be stuck apart; compare their traces "
+                f". The chains still disagreed at the end of warm-up (R-hat {warm:.2f} of "
+                f"their log densities or hyperparameters{after}): some may be stuck apart; "
+                "compare their traces "
                 "(arviz.plot_trace) before sampling longer"
             )
         return {
             "converged": converged,
-            "warmup_lp_rhat": None if np.isnan(warm) else warm,
+            "warmup_rhat": None if np.isnan(warm) else warm,
+            "warmup_extensions": extended,
             "criteria": {"rhat_max": rhat_max, "ess_min": ess_min},
             "failing": failing,
             "verdict": verdict,

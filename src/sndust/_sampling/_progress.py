@@ -25,6 +25,12 @@ class Progress:
     def start(self, phase: str, done: int, total: int) -> None:
         self._phase, self._t0, self._done0 = phase, time.perf_counter(), done
 
+    def note(self, text: str) -> None:
+        """A line of its own (called after a phase's last update, which ended its line)."""
+        if self.enabled:
+            self.stream.write(f"{self.label}: {text}\n")
+            self.stream.flush()
+
     def update(self, done: int, total: int, step_size: float, divergences: int) -> None:
         if not self.enabled:
             return
