@@ -12,7 +12,7 @@ from jaxtyping import Array
 
 from .._errors import ConfigError
 from ._adaptation import DiagonalWelford, dual_averaging, dual_averaging_start, pooled_variance
-from ._base import AbstractSampler, Carry, Control, Stage, step_key
+from ._base import MIN_EXTENDED_WARMUP, AbstractSampler, Carry, Control, Stage, step_key
 from ._integrators import initial_params, isokinetic_mclachlan
 from ._metric import blackjax
 
@@ -135,7 +135,7 @@ class AdjustedMCLMC(AbstractSampler):
         every chain's positions in the previous stretch (a chain that has not joined
         the others widens it), dual averaging restarted. None for a warm-up under 200
         steps (dual averaging restarted for fewer than 100 steps leaves a poor step)."""
-        if self.num_warmup < 200:
+        if self.num_warmup < MIN_EXTENDED_WARMUP:
             return ()
         steps = self.num_warmup // 2
         pooled = self.diagonal_preconditioning

@@ -78,6 +78,11 @@ class Carry(NamedTuple):
     adaptation: Any
 
 
+#: the shortest warm-up the built-in samplers extend: an extension is half of it, and one
+#: under 100 steps left a worse tuning than it replaced (benchmarks/README.md)
+MIN_EXTENDED_WARMUP = 200
+
+
 def step_key(key, index):
     """The randomness of kernel step ``index`` of a phase whose chain key is ``key``."""
     return jax.random.fold_in(key, index)
@@ -126,11 +131,12 @@ class AbstractSampler(eqx.Module):
         """The run: warm-up stages (``adapting``), then :meth:`sampling`."""
 
     def extension(self) -> tuple[Stage, ...]:
-        """Warm-up stages run once more when the chains' log densities still disagree at
-        the end of warm-up (R-hat over the last half of the segment above
-        ``WARMUP_RHAT_MAX``; see ``run(extend_warmup=)``); ``()``, the default, never
-        extends. Their ``step`` indices continue the warm-up's, and ``control.start``
-        is where each stage began."""
+        """Warm-up stages run once more when the chains still disagree at the end of
+        warm-up (R-hat of their log densities or hyperparameters over the last half of
+        the segment above ``WARMUP_RHAT_MAX``; see ``run(extend_warmup=)``); ``()``, the
+        default, never extends. The built-ins extend no warm-up shorter than
+        :data:`MIN_EXTENDED_WARMUP`. Their ``step`` indices continue the warm-up's, and
+        ``control.start`` is where each stage began."""
         return ()
 
     @abc.abstractmethod

@@ -15,15 +15,14 @@ from ._adaptation import (
     dual_averaging_start,
     stan_windows,
 )
-from ._base import AbstractSampler, Carry, Control, Stage, step_key
+from ._base import MIN_EXTENDED_WARMUP, AbstractSampler, Carry, Control, Stage, step_key
 from ._metric import BlockMetric, blackjax
 
 __all__ = ["NUTS"]
 
 #: the steps of an extension's final stretch adapting the step size alone (Stan's
-#: terminal window), and the shortest extension (a slow window of as many draws again)
+#: terminal window)
 _TERMINAL = 50
-_MIN_EXTENSION = 2 * _TERMINAL
 
 
 class NUTSAdaptation(NamedTuple):
@@ -128,7 +127,7 @@ class NUTS(AbstractSampler):
         200 steps: a window of under 50 draws, or a shorter terminal window, leaves a
         worse metric or step size than the one it replaces (measured: a 4-SN survey's
         chains froze, R-hat 3–4, after extensions of 20 steps)."""
-        if self.num_warmup < 2 * _MIN_EXTENSION:
+        if self.num_warmup < MIN_EXTENDED_WARMUP:
             return ()
         steps = self.num_warmup // 2
         return (Stage(steps, knob=float(steps - _TERMINAL)),)
