@@ -70,7 +70,7 @@ TEXT_CASES = [
     Case("missing_peak_mjd.txt", None, "SEARCH_PEAKMJD", "'SEARCH_PEAKMJD' or 'PEAKMJD'"),
     Case("nobs_mismatch.txt", 10, "NOBS", "NOBS says 5 but the file has 4 OBS rows"),
     Case("nonnumeric_nobs.txt", 10, "NOBS", "expected a whole number"),
-    Case("nvar_mismatch.txt", 11, "NVAR", "NVAR says 6 but the file has 5 columns"),
+    Case("nvar_short_row.txt", 15, None, "4 values but VARLIST names 5 columns"),
     Case("nonnumeric_fluxcal.txt", 14, "FLUXCAL", "expected a number, got '2O00.0'"),
     Case("nonnumeric_mjd.txt", 15, "MJD", "expected a number, got '57400,0'"),
     Case("obs_too_few_columns.txt", 13, None, "4 values but VARLIST names 5 columns"),

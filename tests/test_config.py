@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -340,3 +341,117 @@ def test_the_registry_knows_every_built_in():
     for kind, names in (("population", POPULATIONS), ("dust", DUST_LAWS), ("sampler", SAMPLERS)):
         for name in names:
             assert _registry.resolve(kind, name, kind) is getattr(sd, name)
+
+
+@pytest.fixture(scope="module")
+def three_surveys(tmp_path_factory) -> Path:
+    """Three simulated surveys on disk, one folder each (PS1-, DES- and a second
+    PS1-like design at higher redshift), their SNIDs prefixed by survey."""
+    import jax
+
+    folder = tmp_path_factory.mktemp("three")
+    sed = sd.BayeSNModel.load("T21")
+    designs = {"FOUND": ("foundation", None), "DES": ("des", (0.1, 0.3)), "PS1": (None, None)}
+    truth = {"mu_R": 2.7, "sigma_R": 0.5, "tau_A": 0.3, "sigma0": 0.1}
+    for k, (name, (design, z_range)) in enumerate(designs.items()):
+        survey, _ = sd.simulate_survey(
+            jax.random.key(40 + k), sed, sd.SinglePopulation(), n_sn=4, hyper=truth,
+            design=design, z_range=z_range, snid_prefix=name,
+        )  # fmt: skip
+        survey.to_snana(folder / name)
+    return folder
+
+
+def test_three_surveys_in_one_config_fit_end_to_end(three_surveys, tmp_path):
+    """`surveys:` reads several surveys, each with its own cuts, into one fit: the report
+    counts drops per survey, each SN keeps its survey (posterior constant_data, the
+    FITRES table), MAP goes through (a short sampler run of three surveys: the next
+    test); malformed entries name `surveys.<i>.<key>`."""
+    config = {
+        "surveys": [
+            {"name": "FOUND", "path": str(three_surveys / "FOUND"), "bands": "auto",
+             "cuts": {"exclude": ["FOUND00001"]}},
+            {"name": "DES", "path": str(three_surveys / "DES"), "bands": "auto",
+             "cuts": {"phase_window": [-10, 30]}},
+            {"name": "PS1", "path": str(three_surveys / "PS1"), "bands": "auto",
+             "reject_photflag": 4096},
+        ],
+        "cuts": {"min_obs": 3},
+        "sampler": {"method": "MAP", "samples": 50, "map_steps": 300},
+        "output": {"dir": str(tmp_path / "map"), "light_curves": 0, "plots": False},
+    }  # fmt: skip
+    cfg = load_config(config, "fit")
+    assert [s["name"] for s in cfg["surveys"]] == ["FOUND", "DES", "PS1"]
+    result = run_fit(cfg, quiet=True)
+    post = result["posterior"]
+    surveys = post.constant_data["survey"].values.tolist()
+    assert surveys == ["FOUND"] * 3 + ["DES"] * 4 + ["PS1"] * 4
+    assert post.posterior["sn"].values.tolist()[:3] == ["FOUND00000", "FOUND00002", "FOUND00003"]
+    table = sd.read_fitres(tmp_path / "map" / "distances.FITRES")
+    assert list(table["SURVEY"]) == surveys
+    report = (tmp_path / "map" / "survey_report.txt").read_text()
+    assert "  FOUND: 1 SNe, 0 SN bands, 0 observations" in report
+    assert "FOUND SN FOUND00001: excluded by name" in report
+    assert re.search(r"  DES: 0 SNe, \d+ SN bands, [1-9]\d* observations", report), report
+    assert "\n  PS1: light curves without a PHOTFLAG column" in report
+    summary = json.loads((tmp_path / "map" / "summary.json").read_text())
+    assert set(summary["derived"]) == {"RV_mean", "RV_sd"} and "RV_mean" not in summary["hyper"]
+    path = str(three_surveys / "FOUND")
+    for entry, key, says in (
+        ({"name": "A B", "path": path}, "surveys.0.name", "expected one word"),
+        ({"path": path}, "surveys.0.name", "missing required key"),
+        ({"name": "A", "path": path, "cuts": {"z_mx": 1}}, "surveys.0.cuts.z_mx", "unknown key"),
+        ({"name": "A", "path": path + "-not"}, "surveys.0.path", "no such file"),
+    ):
+        with pytest.raises(sd.ConfigError, match=says) as info:
+            load_config({**config, "surveys": [entry]}, "fit")
+        assert info.value.field == key
+    with pytest.raises(sd.ConfigError, match="not both"):
+        load_config({**config, "survey": {"path": "x"}}, "fit")
+
+
+def test_metadata_table_and_mass_placeholders_in_a_mass_split_config(three_surveys, tmp_path):
+    """A survey entry's `metadata_table` (matched by IDSURVEY and SNID) overrides peaks
+    and masses; its placeholder masses are reported, and a short MassSplit sampler run
+    of the three surveys drops exactly those SNe, with that reason, and samples the
+    rest, each SN with its survey and the population's derived quantities summarised."""
+    found = sd.Survey.from_snana(three_surveys / "FOUND", bands="auto")
+    table = tmp_path / "meta.csv"
+    table.write_text(
+        "CID,IDSURVEY,PKMJD,HOST_LOGMASS\n"
+        f"FOUND00000,150,{found.peak_mjd[0] + 0.5},-9\n"
+        f"FOUND00001,150,{found.peak_mjd[1] - 0.5},6.0\n"
+        f"FOUND00002,150,{found.peak_mjd[2]},10.7\n"
+        "FOUND00000,10,0.0,11.0\n"
+    )
+    entry = {"name": "FOUND", "path": str(three_surveys / "FOUND"), "bands": "auto",
+             "metadata_table": str(table), "metadata_match": {"IDSURVEY": 150},
+             "mass_sentinels": [6.0]}  # fmt: skip
+    config = {
+        "surveys": [entry] + [
+            {"name": name, "path": str(three_surveys / name), "bands": "auto"}
+            for name in ("DES", "PS1")
+        ],
+        "model": {"population": "MassSplit"},
+        "sampler": {"method": "NUTS", "chains": 1, "warmup": 10, "samples": 5, "map_starts": 1,
+                    "options": {"max_tree_depth": 4}},
+        "output": {"dir": str(tmp_path / "split"), "light_curves": 0, "plots": False},
+    }  # fmt: skip
+    post = run_fit(load_config(config, "fit"), quiet=True)["posterior"]
+    kept = post.posterior["sn"].values.tolist()
+    others = [f"{name}0000{k}" for name in ("DES", "PS1") for k in range(4)]
+    assert kept == ["FOUND00002", "FOUND00003"] + others and post.posterior.sizes["draw"] == 5
+    surveys = post.constant_data["survey"].values.tolist()
+    assert surveys == ["FOUND"] * 2 + ["DES"] * 4 + ["PS1"] * 4
+    summary = json.loads((tmp_path / "split" / "summary.json").read_text())
+    assert list(summary["derived"])[-1] == "Delta_M0" and "RV_mean_HM" in summary["derived"]
+    assert post.constant_data["log_mass"].values[0] == 10.7
+    report = (tmp_path / "split" / "survey_report.txt").read_text()
+    for snid in ("FOUND00000", "FOUND00001"):
+        assert f"FOUND SN {snid}: log_mass unknown (MassSplit needs it)" in report
+    assert "read as unknown: FOUND00000, FOUND00001" in report
+    assert f"1 SNe not in {table} keep their files' values: FOUND00003" in report
+    with pytest.raises(sd.ConfigError, match="expected a list of numbers") as info:
+        bad = {**config, "surveys": [entry | {"mass_sentinels": "6"}]}
+        run_fit(load_config(bad | {"output": {"dir": str(tmp_path / "bad")}}, "fit"))
+    assert info.value.field == "surveys.0.mass_sentinels"

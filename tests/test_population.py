@@ -35,6 +35,50 @@ class MassLinearRV(sd.DustPopulation):
         )
 
 
+# --- the documented per-survey population (README "Several surveys") ---------------------
+class SurveyTauA(sd.DustPopulation):
+    """Each survey its own τ_A (selection shapes each survey's A_V distribution)."""
+
+    surveys: tuple[str, ...] = ("FOUND", "DES")
+
+    def hyperpriors(self):
+        taus = {f"tau_A_{name}": dist.HalfCauchy(1.0) for name in self.surveys}
+        return {"mu_R": dist.Uniform(1.2, 6.0), "sigma_R": dist.HalfNormal(2.0)} | taus
+
+    def dust_priors(self, h, host):
+        tau_A = host.by_survey({name: h[f"tau_A_{name}"] for name in self.surveys})
+        return sd.DustPriors(
+            A_V=dist.Exponential(1.0 / tau_A),
+            R_V=sd.TruncatedNormal(h["mu_R"], h["sigma_R"], low=1.2),
+        )
+
+
+def test_a_population_sees_each_sns_survey(sed):
+    """``host.survey``/``in_survey``/``by_survey`` give each SN of a combined survey its
+    survey's value: the per-survey τ_A population's A_V prior density is, SN by SN,
+    the exponential of its own survey's τ_A; naming a survey that is not there, or
+    leaving one out, is a ConfigError naming the surveys."""
+    parts = [
+        sd.simulate_survey(jax.random.key(50 + k), sed, sd.SinglePopulation(), n_sn=n,
+                           snid_prefix=name)[0]
+        for k, (name, n) in enumerate((("F", 3), ("D", 2)))
+    ]  # fmt: skip
+    survey = sd.Survey.concat(*parts, names=("FOUND", "DES"))
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=SurveyTauA())
+    host = model.host
+    assert host.surveys == ("FOUND", "DES")
+    np.testing.assert_array_equal(host.in_survey("DES"), [False] * 3 + [True] * 2)
+    h = {"mu_R": 3.0, "sigma_R": 0.5, "tau_A_FOUND": 0.2, "tau_A_DES": 0.7}
+    priors = model.population.dust_priors(h, host)
+    A_V = np.array([0.1, 0.3, 0.05, 0.4, 0.9])
+    expected = stats.expon(scale=[0.2] * 3 + [0.7] * 2).logpdf(A_V)
+    np.testing.assert_allclose(priors.A_V.log_prob(A_V), expected, rtol=1e-12)
+    with pytest.raises(sd.ConfigError, match="no survey 'PS1'; the SNe's surveys: 'FOUND', 'DES'"):
+        host.in_survey("PS1")
+    with pytest.raises(sd.ConfigError, match="no value for the SNe of survey\\(s\\) 'DES'"):
+        host.by_survey({"FOUND": 1.0})
+
+
 @pytest.fixture(scope="module")
 def survey(sed):
     return sd.simulate_survey(jax.random.key(31), sed, sd.SinglePopulation(), n_sn=8)[0]
@@ -210,6 +254,51 @@ def test_truncated_normal_matches_scipy():
     assert all(np.isfinite(g) for g in grads(2.5, 0.8))
 
 
+def test_truncated_normal_moments_match_scipy():
+    """E[R_V] and √Var[R_V] (Grayling+24 App. C): ``TruncatedNormal.mean`` and
+    ``.variance`` equal scipy.stats.truncnorm's to 1e-10, from mostly untruncated to far
+    in the tail, one- and two-sided."""
+    for mu, sigma, low, high in [
+        (2.5, 0.8, 1.2, np.inf), (3.0, 0.1, 1.2, np.inf), (1.3, 0.5, 1.2, np.inf),
+        (0.5, 0.3, 1.2, np.inf), (2.0, 2.0, 1.2, 6.0), (0.0, 1.0, -np.inf, 0.5),
+        (0.0, 1.0, 8.0, np.inf), (5.0, 0.02, 1.2, np.inf),
+    ]:  # fmt: skip
+        ref = stats.truncnorm((low - mu) / sigma, (high - mu) / sigma, mu, sigma)
+        d = sd.TruncatedNormal(mu, sigma, low=low, high=high)
+        np.testing.assert_allclose(d.mean, ref.mean(), rtol=1e-10, err_msg=str((mu, sigma)))
+        np.testing.assert_allclose(d.variance, ref.var(), rtol=1e-10, err_msg=str((mu, sigma)))
+
+
+def test_each_population_declares_its_derived_quantities(sed, survey):
+    """Derived quantities (E[R_V], √Var[R_V] per bin, ΔM0, bin differences) are in the
+    posterior for every draw, equal to their definitions, shown by ``summary()`` after
+    the hyperparameters, and kept out of the convergence check."""
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.MassSplit(split=10.0))
+    draws = np.stack([model.init_position(jax.random.key(k)) for k in range(6)])[None]
+    post = sd.Posterior.from_draws(model, draws, method="test", key=jax.random.key(0))
+    assert post.derived_names == (
+        "RV_mean_HM", "RV_sd_HM", "RV_mean_LM", "RV_sd_LM",
+        "Delta_mu_R", "Delta_tau_A", "Delta_sigma0", "Delta_M0",
+    )  # fmt: skip
+    p = {k: post.posterior[k].values[0] for k in post.posterior.data_vars}
+    for b in ("HM", "LM"):
+        ref = stats.truncnorm((1.2 - p[f"mu_R_{b}"]) / p[f"sigma_R_{b}"], np.inf,
+                              p[f"mu_R_{b}"], p[f"sigma_R_{b}"])  # fmt: skip
+        np.testing.assert_allclose(p[f"RV_mean_{b}"], ref.mean(), rtol=1e-10)
+        np.testing.assert_allclose(p[f"RV_sd_{b}"], ref.std(), rtol=1e-10)
+    np.testing.assert_array_equal(p["Delta_M0"], p["M_step_HM"] - p["M_step_LM"])
+    np.testing.assert_array_equal(p["Delta_mu_R"], p["mu_R_HM"] - p["mu_R_LM"])
+    table = post.summary()
+    assert list(table.index) == [*model.hyper_names, *post.derived_names]
+    assert set(post.convergence()["parameters"]) == set(model.hyper_names)
+    single = sd.SinglePopulation().derived({"mu_R": 2.0, "sigma_R": 1.0})
+    ref = stats.truncnorm(-0.8, np.inf, 2.0, 1.0)
+    np.testing.assert_allclose([single["RV_mean"], single["RV_sd"]], [ref.mean(), ref.std()])
+    z = sd.RedshiftLinear().derived({"mu_R": 2.0, "sigma_R": 1.0, "mu_R_grad": 0.5,
+                                     "tau_A": 0.3, "tau_A_grad": -0.1})  # fmt: skip
+    assert (float(z["eta_R"]), float(z["eta_tau"])) == (0.5, -0.1)
+
+
 # --- bad input --------------------------------------------------------------------------
 def test_mass_split_without_host_masses_names_the_sne(sed):
     survey, _ = sd.simulate_survey(jax.random.key(33), sed, sd.SinglePopulation(), n_sn=4)
@@ -301,3 +390,47 @@ def test_bad_population_arguments(sed, survey):
     model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
     with pytest.raises(sd.ConfigError, match="length"):
         sd.MAP().run(model, jax.random.key(0), init=jnp.zeros(3))
+
+
+def test_compare_runs_with_psis_loo_against_arviz(sed, survey, tmp_path, capsys):
+    """`sndust compare` (and ``sd.compare``) of two runs on the same SNe: elpd
+    differences with their SEs and per-SN Pareto k̂ are ArviZ's own (``az.compare``,
+    ``az.loo`` on the stored per-SN log-likelihood), the hyperparameters and derived
+    quantities side by side, the figure and JSON written; runs on different SNe are
+    refused naming them."""
+    import json
+
+    import arviz as az
+
+    from sndust._app._cli import main
+
+    runs = {}
+    for name, population in (("single", sd.SinglePopulation()), ("split", sd.MassSplit())):
+        model = sd.HierarchicalModel(sed=sed, survey=survey, population=population)
+        x0 = model.init_position(jax.random.key(7), radius=0.5)
+        draws = x0 + 0.01 * jax.random.normal(jax.random.key(8), (2, 30, model.dim))
+        post = sd.Posterior.from_draws(model, np.asarray(draws), method="t", key=jax.random.key(0))
+        post.to_netcdf(tmp_path / f"{name}.nc")
+        runs[name] = post
+    result = sd.compare(list(runs.values()), names=list(runs))
+    ref = az.compare({n: p.idata for n, p in runs.items()}, ic="loo")
+    for name in runs:
+        for key in ("elpd_loo", "se", "p_loo", "elpd_diff", "dse"):
+            np.testing.assert_allclose(result.table.loc[name, key], ref.loc[name, key], rtol=1e-12)
+        loo = az.loo(runs[name].idata, pointwise=True)
+        np.testing.assert_allclose(result.k_hat[result.names.index(name)], loo.pareto_k.values)
+    assert result.hyper["RV_mean"]["single"][0] > 1.2 and "Delta_M0" in result.hyper
+    out = tmp_path / "cmp.json"
+    png = tmp_path / "cmp.png"
+    code = main(["compare", str(tmp_path / "single.nc"), str(tmp_path / "split.nc"),
+                 "--json", str(out), "--figure", str(png)])  # fmt: skip
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "PSIS-LOO over 8 SNe" in text and "Hyperparameters" in text and "RV_mean" in text
+    data = json.loads(out.read_text())
+    assert data["best"] == result.best
+    assert data["runs"]["split"]["dse"] == pytest.approx(float(ref.loc["split", "dse"]))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    other = sd.Posterior(runs["single"].idata.isel(sn=slice(0, 3)))
+    with pytest.raises(sd.ConfigError, match="not on the same SNe"):
+        sd.compare([runs["single"], other])

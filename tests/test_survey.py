@@ -773,3 +773,175 @@ def test_fitres_writer_and_readers_share_the_snid_rule(tmp_path):
         with pytest.raises(DataError, match="cannot name the SN") as info:
             Survey.from_arrays([bad], [[1.0]], [["g"]], [[1.0]], [[0.1]], z_hel=0.1, peak_mjd=1.0)
         assert info.value.field == "SNID"
+
+
+# --------------------------------------------------------------------------- as SNANA reads them
+#: The clean file's SN as the Pantheon+ release writes it: an NVAR one short of the
+#: VARLIST (the rows follow the VARLIST), a BAND column, extra columns, units and labels
+#: after header values, an SNID with leading zeros (the release's tables drop them).
+RELEASE_STYLE = """\
+SURVEY: FOUNDATION
+SNID: 000123
+RA: 61.5609 deg
+MWEBV: 0.02 +- 0.001 MW E(B-V)
+REDSHIFT_HELIO: 0.03 +- 0.0001 (HELIO)
+REDSHIFT_CMB: 0.031 +- 0.0001 (CMB)
+SEARCH_PEAKMJD: 57400.0 MJD
+HOSTGAL_LOGMASS: 10.2 +- 0.1 log10(Msun)
+NOBS: 3
+NVAR: 8
+VARLIST: MJD BAND FIELD FLUXCAL FLUXCALERR MAG MAGERR PHOTFLAG PHOTPROB
+OBS: 57390.0 g VOID 1000.0 20.0 20.0 0.02 0 1.0
+OBS: 57395.0 r VOID 2000.0 30.0 19.2 0.02 4096 1.0
+OBS: 57400.0 g VOID 1500.0 25.0 19.6 0.02 0 1.0
+END:
+"""
+
+
+def test_release_style_snana_files_read_like_the_clean_file(tmp_path):
+    """The variants SNANA itself reads give the clean file's arrays: NVAR ≠ VARLIST
+    length with consistent rows (noted in the report), BAND for FLT, extra columns,
+    units and ``+-`` in header values, leading-zero SNIDs matched to tables without
+    them, gzip. A row that disagrees with the VARLIST still raises (tests/bad_inputs)."""
+    clean_path = tmp_path / "clean.txt"
+    clean_path.write_text(light_curve_text("123", ("SURVEY: FOUNDATION", "HOSTGAL_LOGMASS: 10.2")))
+    variant_path = tmp_path / "release.txt"  # gzip, whatever its name says
+    variant_path.write_bytes(gzip.compress(RELEASE_STYLE.encode()))
+    bands = {"g": "g_PS1", "r": "r_PS1"}
+    clean = Survey.from_snana(clean_path, bands)
+    variant = Survey.from_snana(variant_path, bands)
+    assert variant.snid == ("000123",) and clean.snid == ("123",)
+    assert_same_survey(dataclasses.replace(variant, snid=clean.snid), clean)
+    assert variant.survey_name == ("FOUNDATION",)
+    meta = variant.meta[0]
+    assert meta["RA"] == 61.5609 and meta["MWEBV_ERR"] == 0.001 and meta["NVAR"] == 8
+    note = f"{variant_path}:10: NVAR says 8 but VARLIST names 9 columns"
+    assert any(n.startswith(note) for n in variant.notes), variant.notes
+    assert "NVAR says 8" in variant.report() and not variant.drops
+    # tables and ignore lists name the SN without its leading zeros
+    peaks = variant.with_peaks({"CID": np.array(["123"]), "PKMJD": np.array([57401.5])})
+    assert peaks.peak_mjd.tolist() == [57401.5]
+    ignore = tmp_path / "skip.IGNORE"
+    ignore.write_text("123\n")
+    with pytest.raises(DataError, match="no light curves to read"):
+        Survey.from_snana(variant_path, bands, ignore_file=ignore)
+
+
+def test_photflag_mask_rejects_and_reports(tmp_path):
+    """``reject_photflag`` leaves out the observations whose PHOTFLAG shares a bit with
+    the mask, each a drop naming the flag and the line; a file with no PHOTFLAG column
+    gets a note; a mask that is not a bit mask is a ConfigError."""
+    path = tmp_path / "release.txt"
+    path.write_text(RELEASE_STYLE)
+    bands = {"g": "g_PS1", "r": "r_PS1"}
+    kept = Survey.from_snana(path, bands, reject_photflag=1024 + 2048)
+    assert not kept.drops and kept.mask.sum() == 3
+    survey = Survey.from_snana(path, bands, reject_photflag=4096 + 1024)
+    assert survey.mask.sum() == 2 and survey.mjd[0, :2].tolist() == [57390.0, 57400.0]
+    (drop,) = survey.drops
+    assert (drop.snid, drop.band, drop.mjd) == ("000123", "r_PS1", 57395.0)
+    assert "PHOTFLAG 4096 shares bits with reject_photflag 5120 (line 13)" in drop.reason
+    assert "Dropped: 0 SNe, 0 SN bands, 1 observations" in survey.report()
+    clean = tmp_path / "clean.txt"
+    clean.write_text(light_curve_text("7"))
+    plain = Survey.from_snana(clean, bands, reject_photflag=4096)
+    assert plain.notes[-1] == (
+        "light curves without a PHOTFLAG column: reject_photflag rejected nothing there"
+    )
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ConfigError) as info:
+            Survey.from_snana(path, bands, reject_photflag=bad)
+        assert info.value.field == "reject_photflag"
+
+
+def test_concat_keeps_what_each_survey_holds(foundation):
+    """Survey.concat keeps every SN's arrays and values as its survey holds them (peaks
+    moved, cuts made), names each SN's survey, unites the bands and carries drops and
+    notes; light curves of the result rebuild it, peaks included (they used to come
+    back from the header); an SNID in two surveys is an error naming both."""
+    a = foundation.select(list(range(4)))
+    a = dataclasses.replace(a, peak_mjd=a.peak_mjd + 1.5, notes=("moved peaks",))
+    b = foundation.select([4, 5, 6]).cut(bands=["r_PS1", "i_PS1"])
+    both = Survey.concat(a, b, names=("FOUND_A", "FOUND_B"))
+    assert both.snid == a.snid + b.snid
+    assert both.survey_name == ("FOUND_A",) * 4 + ("FOUND_B",) * 3
+    assert len(b.drops) == 3 * 2  # g and z of each SN
+    assert both.drops == tuple(dataclasses.replace(d, survey="FOUND_B") for d in b.drops)
+    assert "  FOUND_B: 0 SNe, 6 SN bands, 0 observations" in both.report()
+    assert both.notes == ("FOUND_A: moved peaks",) + tuple(f"FOUND_B: {n}" for n in b.notes)
+    for part in (a, b):
+        for snid in part.snid:
+            i, j = part.index(snid), both.index(snid)
+            for name in PER_SN:
+                assert getattr(both, name)[j] == getattr(part, name)[i] or np.isnan(
+                    getattr(part, name)[i]
+                )
+            mine, theirs = both.light_curve(snid), part.light_curve(snid)
+            for name in ("mjd", "band", "fluxcal", "fluxcal_err", "line"):
+                np.testing.assert_array_equal(getattr(mine, name), getattr(theirs, name))
+    rebuilt = Survey.from_light_curves(list(both))
+    assert_same_survey(rebuilt, both)
+    assert rebuilt.survey_name == both.survey_name
+    kept = Survey.concat(a, b)
+    assert kept.survey_name == a.survey_name + b.survey_name
+    with pytest.raises(DataError, match=f"SNID '{a.snid[0]}' is in survey 1 and in survey 2"):
+        Survey.concat(a, a.select([0]))
+    with pytest.raises(ConfigError) as info:
+        Survey.concat(a, b, names=("only one",))
+    assert info.value.field == "names"
+
+
+def test_metadata_table_overrides_by_survey_and_snid(tmp_path, foundation):
+    """A compilation's table (whitespace, CSV or FITRES, one row per SN and survey)
+    supplies peaks, masses and redshifts by SNID among the rows of one survey; SNIDs
+    with leading zeros match; unmatched SNe keep their files' values and are listed;
+    placeholder masses (−9, ≤ 0, a given sentinel) become unknown, listed; ``cut(
+    require=...)`` then drops exactly those SNe with the reason given."""
+    part = foundation.select([0, 1, 2, 3])
+    snid = part.snid
+    rows = [
+        "CID IDSURVEY zHD zHEL PKMJD HOST_LOGMASS MWEBV",
+        f"{snid[0]} 150 0.0301 0.0300 57001.25 10.4 0.011",
+        f"{snid[1]} 150 0.0402 0.0400 57002.50 -9 0.012",
+        f"{snid[2]} 150 0.0503 0.0500 57003.75 6.0 0.013",
+        f"{snid[0]} 15 0.9 0.9 50000.0 8.0 0.5",  # the same SN in another survey
+    ]
+    path = tmp_path / "meta.txt"
+    path.write_text("# a compilation\n" + "\n".join(rows) + "\n")
+    csv = tmp_path / "meta.csv"
+    csv.write_text("\n".join(",".join(r.split()) for r in rows) + "\n")
+    for table in (path, csv):
+        got = part.with_metadata(table, match={"IDSURVEY": 150}, mass_sentinels=[6.0])
+        np.testing.assert_array_equal(got.peak_mjd[:3], [57001.25, 57002.5, 57003.75])
+        np.testing.assert_array_equal(got.z_cmb[:3], [0.0301, 0.0402, 0.0503])
+        np.testing.assert_array_equal(got.mwebv[:3], [0.011, 0.012, 0.013])
+        assert got.log_mass[0] == 10.4 and np.isnan(got.log_mass[1:3]).all()
+        for name in ("peak_mjd", "z_cmb", "log_mass", "z_hel", "mwebv"):  # SN 4 unmatched
+            assert getattr(got, name)[3] == getattr(part, name)[3] or np.isnan(part.log_mass[3])
+        notes = got.notes[len(part.notes) :]
+        assert notes[0].startswith("z_cmb (zHD), z_hel (zHEL), peak_mjd (PKMJD), log_mass")
+        assert notes[0].endswith(f"from {table} for 3 of 4 SNe")
+        assert notes[1].endswith(f"read as unknown: {snid[1]}, {snid[2]}")
+        assert notes[2] == f"1 SNe not in {table} keep their files' values: {snid[3]}"
+        assert "read as unknown" in got.report()
+    kept = got.cut(require={"log_mass": "MassSplit needs it"})
+    assert kept.snid == (snid[0], snid[3])
+    assert [str(d) for d in kept.drops[-2:]] == [
+        f"SN {s}: log_mass unknown (MassSplit needs it)  [{part.sources[i]}]"
+        for i, s in ((1, snid[1]), (2, snid[2]))
+    ]
+    # FITRES and leading zeros; a table row that contradicts another; require_all
+    fitres = tmp_path / "meta.FITRES"
+    fitres.write_text("VARNAMES: CID PKMJD\nSN: 007 57010.0\n")
+    sim = Survey.from_arrays(
+        ["7"], [[57000.0, 57005.0]], [["g_PS1", "r_PS1"]], [[1.0, 2.0]], [[0.1, 0.1]],
+        z_hel=[0.03], peak_mjd=[57000.0],
+    )  # fmt: skip
+    assert sim.with_metadata(fitres).peak_mjd.tolist() == [57010.0]
+    with pytest.raises(DataError, match=f"SN {snid[0]} has two rows that disagree"):
+        part.with_metadata(path)
+    with pytest.raises(DataError, match=f"1 SNe of the survey are not in the table: {snid[3]}"):
+        part.with_metadata(path, match={"IDSURVEY": 150}, require_all=True)
+    with pytest.raises(DataError, match="no column IDSURV to match") as info:
+        part.with_metadata(path, match={"IDSURV": 150})
+    assert info.value.file == str(path)

@@ -16,6 +16,8 @@ Precision is never changed on import: call ``jax.config.update("jax_enable_x64",
 from ._app import load_config as load_config
 from ._app import run_fit as run_fit
 from ._app import run_simulate as run_simulate
+from ._compare import Comparison as Comparison
+from ._compare import compare as compare
 from ._dust import CCM89 as CCM89
 from ._dust import AbstractDustLaw as AbstractDustLaw
 from ._dust import Fitzpatrick99 as Fitzpatrick99

@@ -248,6 +248,7 @@ def simulate_survey(
     dust=None,
     filters=None,
     cosmology=None,
+    snid_prefix: str = "sim",
 ):
     """A survey drawn from ``population`` with the SED model, and its true parameters.
 
@@ -258,7 +259,8 @@ def simulate_survey(
     ``log_mass_range`` and ``mag_err`` override the design's fields of those names.
     Hyperparameters not given in ``hyper`` are drawn from their priors; per-SN parameters
     from the population's priors (θ ~ N(0,1), e ~ N(0,I), distances around μ̂(z) with
-    the model's distance scatter). The same ``key`` gives the same survey.
+    the model's distance scatter). The same ``key`` gives the same survey. SNe are
+    named ``<snid_prefix><k:05d>`` (give each survey of a combined set its own prefix).
 
     Returns:
         ``(survey, truth)``: a :class:`sndust.Survey` and a dict of the true physical values
@@ -304,7 +306,7 @@ def simulate_survey(
         obs_band.append(names[inside])
     ones = [np.ones(t.size) for t in mjd]
     template = Survey.from_arrays(
-        [f"sim{k:05d}" for k in range(n_sn)],
+        [f"{snid_prefix}{k:05d}" for k in range(n_sn)],
         mjd,
         obs_band,
         ones,

@@ -86,6 +86,26 @@ def summarize(args) -> int:
     return 0
 
 
+def compare(args) -> int:
+    import json
+
+    import sndust as sd
+
+    for run in args.runs:
+        if not Path(run).is_file():
+            return _fail(f"{run}: no such file")
+    try:
+        result = sd.compare(args.runs, names=args.names)
+    except (OSError, ValueError) as err:
+        return _fail(f"not sndust posterior files ({err})")
+    print(result.report())
+    if args.figure:
+        result.figure(args.figure)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return 0
+
+
 def _configured(args, command: str):
     """The validated configuration of ``fit``/``simulate``; sets up fake CPU devices for
     the chains before JAX starts."""
@@ -211,6 +231,14 @@ def main(argv=None) -> int:
     p = sub.add_parser("summarize", help="print the summary of a posterior netCDF file")
     p.add_argument("run", help="a file written by Posterior.to_netcdf (e.g. demo.nc)")
     p.set_defaults(handler=summarize)
+    p = sub.add_parser(
+        "compare", help="PSIS-LOO comparison of runs on the same SNe (which population fits)"
+    )
+    p.add_argument("runs", nargs="+", help="posterior netCDF files (two or more)")
+    p.add_argument("--names", nargs="+", help="a name for each run (default: file names)")
+    p.add_argument("--figure", help="write per-SN elpd differences vs mass and z here (PNG)")
+    p.add_argument("--json", help="write the comparison as JSON here")
+    p.set_defaults(handler=compare)
     args = parser.parse_args(argv)
     for name in ("n_sn", "chains", "warmup", "samples", "tree_depth"):
         low = 0 if name == "warmup" else (2 if name == "n_sn" else 1)

@@ -31,6 +31,7 @@ from ._schema import (
     _validate,
     example_configs,
     parse_yaml,
+    validate_surveys,
 )
 
 __all__ = [
@@ -103,12 +104,26 @@ def load_config(
         node[parts[-1]] = value
         cli.add(key)
     source = _Source(file, lines, base, cli)
+    surveys = data.pop("surveys", None) if command == "fit" else None
+    if surveys is not None and data.get("survey") is not None:
+        raise source.error("surveys", "give survey: (one survey) or surveys: (a list), not both")
+    if surveys is not None:
+        data["survey"] = {}  # its defaults; the surveys are the list's
     out = _validate(data, schema, source)
-    table = out.get("survey", {}).get("peak_table")
-    if table is not None and Path(table).name != table:  # (a bare name: the survey folder's)
-        out["survey"]["peak_table"] = str(source.base_of("survey.peak_table") / table)
+    out["surveys"] = None if surveys is None else validate_surveys(surveys, source)
+    for where, section in _survey_sections(out):
+        table = section.get("peak_table")
+        if table is not None and Path(table).name != table:  # (a bare name: its folder's)
+            section["peak_table"] = str(source.base_of(f"{where}.peak_table") / table)
     _check_models(out, command, source)
     return out
+
+
+def _survey_sections(cfg: dict) -> list[tuple[str, dict]]:
+    """``(dotted key, section)`` of every survey a configuration reads."""
+    if cfg.get("surveys"):
+        return [(f"surveys.{i}", entry) for i, entry in enumerate(cfg["surveys"])]
+    return [("survey", cfg["survey"])] if "survey" in cfg else []
 
 
 def _check_models(cfg: dict, command: str, source: _Source) -> None:
@@ -134,7 +149,7 @@ def _check_models(cfg: dict, command: str, source: _Source) -> None:
             )
             build_dust(values)
             _check_sampler(cfg["sampler"])
-            _check_survey(cfg["survey"], source)
+            _check_survey(cfg["survey"], source, cfg["surveys"])
         population = build_population(
             values["population"], values["population_options"], f"{section}.population"
         )
@@ -172,8 +187,17 @@ def _check_options(cls, options: Mapping, field: str, reserved: Mapping = {}) ->
     return _check_types(options, kinds, field)
 
 
-def _check_survey(values: dict, source: _Source) -> None:
-    """Exactly one of ``path`` and ``simulate``; a simulated survey's keys checked."""
+def _check_survey(values: dict, source: _Source, several: list | None = None) -> None:
+    """Exactly one of ``path`` and ``simulate`` (unless ``surveys:`` lists several: each
+    needs its ``path``); a simulated survey's keys checked."""
+    if several:
+        for i, entry in enumerate(several):
+            if entry["path"] is None:
+                raise ConfigError(
+                    f"missing required key 'surveys.{i}.path' ({_SURVEY['path'].help})",
+                    field=f"surveys.{i}.path",
+                )
+        return
     if values["path"] is None and values["simulate"] is None:
         raise ConfigError(
             f"missing required key 'survey.path' ({_SURVEY['path'].help})", field="survey.path"

@@ -114,8 +114,34 @@ def _plain(value):
 
 
 # ----------------------------------------------------------------------------- fit
-def load_survey(section: dict):
-    """The survey a ``survey:`` section names (before cuts)."""
+def load_surveys(entries: list[dict]):
+    """The surveys a ``surveys:`` list names, each read (:func:`load_survey`) and cut by
+    its own ``cuts``, combined by ``Survey.concat`` under their names (before the
+    configuration's common cuts)."""
+    import sndust as sd
+
+    surveys = []
+    for i, entry in enumerate(entries):
+        survey = load_survey(entry, f"surveys.{i}")
+        try:
+            survey = survey.cut(**_cut_arguments(entry["cuts"]))
+        except ConfigError as err:
+            raise ConfigError(err.message, field=f"surveys.{i}.cuts.{err.field}") from None
+        surveys.append(survey)
+    return sd.Survey.concat(*surveys, names=[entry["name"] for entry in entries])
+
+
+def _cut_arguments(cuts: dict) -> dict:
+    """Keyword arguments of ``Survey.cut`` from a validated cuts section."""
+    out = {k: v for k, v in cuts.items() if v is not None}
+    if "phase_window" in out:
+        out["phase_window"] = tuple(out["phase_window"])
+    return out
+
+
+def load_survey(section: dict, where: str = "survey"):
+    """The survey a ``survey:`` section (or an entry of ``surveys:``, at dotted key
+    ``where``) names (before cuts)."""
     import sndust as sd
 
     paths = section["path"] if isinstance(section["path"], list) else [section["path"]]
@@ -131,17 +157,36 @@ def load_survey(section: dict):
                 peak_mjd_key=section["peak_mjd_key"],
                 missing=section["missing"],
                 pattern=section["pattern"],
+                reject_photflag=section["reject_photflag"],
             )
     except ConfigError as err:  # the reader's arguments are this section's keys
-        field = f"survey.{err.field}" if err.field in ("path", "pattern", "missing") else err.field
+        own = ("path", "pattern", "missing", "reject_photflag")
+        field = f"{where}.{err.field}" if err.field in own else err.field
         raise ConfigError(err.message, file=err.file, line=err.line, field=field) from None
     table = section["peak_table"]
     if table is not None:
         folder = Path(paths[0]) if Path(paths[0]).is_dir() else Path(paths[0]).parent
         file = folder / table if Path(table).name == table else Path(table)
         if not file.is_file():
-            raise ConfigError(f"no such file: {file}", field="survey.peak_table")
+            raise ConfigError(f"no such file: {file}", field=f"{where}.peak_table")
         survey = survey.with_peaks(file, section["peak_column"])
+    if section["metadata_table"] is not None:
+        sentinels = section["mass_sentinels"]
+        if not isinstance(sentinels, list) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in sentinels
+        ):
+            raise ConfigError(
+                f"expected a list of numbers, got {sentinels!r}", field=f"{where}.mass_sentinels"
+            )
+        try:
+            survey = survey.with_metadata(
+                section["metadata_table"],
+                match=section["metadata_match"] or None,
+                columns=section["metadata_columns"],
+                mass_sentinels=sentinels,
+            )
+        except ConfigError as err:
+            raise ConfigError(err.message, field=f"{where}.metadata_{err.field}") from None
     return survey
 
 
@@ -195,20 +240,24 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
     earlier = _check_output(out, stem, checkpoint, resume, cfg["output"]["overwrite"])
 
     truth = None
-    if cfg["survey"]["simulate"] is not None:
+    if cfg.get("surveys"):
+        survey = load_surveys(cfg["surveys"])
+    elif cfg["survey"]["simulate"] is not None:
         survey, truth = _simulated(cfg["survey"], m, say)
     else:
         survey = load_survey(cfg["survey"])
         beside = _truth_beside(cfg["survey"])
         truth = None if beside is None else beside["hyper"]
     n_read = survey.n_sn
-    cuts = {k: v for k, v in cfg["cuts"].items() if v is not None}
-    if "phase_window" in cuts:
-        cuts["phase_window"] = tuple(cuts["phase_window"])
-    survey = survey.cut(**cuts)
+    population = build_population(m["population"], m["population_options"])
+    needed = {
+        name: f"{type(population).__name__} needs it"
+        for name in population.host_fields
+        if name in sd.Survey.__dataclass_fields__
+    }
+    survey = survey.cut(**_cut_arguments(cfg["cuts"]), require=needed or None)
     sed = build_sed(m["sed"])
     dust = build_dust(m)
-    population = build_population(m["population"], m["population_options"])
     model = sd.HierarchicalModel(
         sed=sed, survey=survey, population=population, dust=dust, dtype=m["dtype"]
     )
@@ -327,7 +376,8 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
 def write_summary(path: Path, post, check: dict, truth: dict | None, wall: float) -> Path:
     """``summary.json``: the run's wall time, whether it converged and, per
     hyperparameter (or per-SN parameter of a fit), the posterior mean, sd, 95% HDI,
-    R-hat and ESS, beside its truth where known."""
+    R-hat and ESS, beside its truth where known; the population's derived quantities
+    under ``derived``."""
     rows = {}
     for name, entry in check["parameters"].items():
         row = dict(entry)
@@ -348,6 +398,18 @@ def write_summary(path: Path, post, check: dict, truth: dict | None, wall: float
         "not_converged": check["failing"],
         "hyper" if post.hyper_names else "per_sn": rows,
     }
+    if post.derived_names:  # the population's derived quantities (not convergence criteria)
+        table = post.summary(list(post.derived_names), hdi_prob=0.95, round_to="none")
+        summary["derived"] = {
+            name: {
+                "mean": float(r["mean"]),
+                "sd": float(r["sd"]),
+                "hdi_95": [float(r["hdi_2.5%"]), float(r["hdi_97.5%"])],
+                "rhat": float(r["r_hat"]),
+                "ess_bulk": float(r["ess_bulk"]),
+            }
+            for name, r in table.iterrows()
+        }
     path.write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")
     return path
 

@@ -95,10 +95,34 @@ _SURVEY = {
     ),  # fmt: skip
     "missing": _Key("str", "raise", ".LIST entries without a file", choices=("raise", "drop")),
     "peak_mjd_key": _Key("str", "SEARCH_PEAKMJD", "header key of the peak date"),
+    "reject_photflag": _Key(
+        "int",
+        None,
+        "leave out observations whose PHOTFLAG shares a bit with this mask (each reported)",
+        nullable=True,
+        low=0,
+    ),
     "peak_table": _Key(
         "str", None, "FITRES table of peak dates (a bare name: in the survey folder)", nullable=True
     ),
     "peak_column": _Key("str", "PKMJD", "its peak-date column"),
+    "metadata_table": _Key(
+        "path",
+        None,
+        "FITRES/CSV/whitespace table of per-SN redshifts, peak dates, host masses, MW "
+        "E(B-V) (zHD, zHEL, PKMJD, HOST_LOGMASS, MWEBV), matched by SNID",
+        nullable=True,
+        exists=True,
+    ),
+    "metadata_match": _Key(
+        "mapping", {}, "only the table's rows with these column values, e.g. {IDSURVEY: 150}"
+    ),
+    "metadata_columns": _Key(
+        "mapping", None, "survey field -> table column (default: the usual names)", nullable=True
+    ),
+    "mass_sentinels": _Key(
+        "any", [], "host-mass values that mean unknown in that table (e.g. [6.0])"
+    ),
 }
 _CUTS = {
     "z_min": _Key("number", None, "keep z > z_min", nullable=True),
@@ -110,6 +134,12 @@ _CUTS = {
     "exclude": _Key("names", None, "SNIDs to leave out", nullable=True),
     "snids": _Key("names", None, "keep only these SNIDs", nullable=True),
 }
+#: An entry of ``surveys:``: a survey read from files, named, with cuts of its own.
+SURVEY_ENTRY = (
+    {"name": _Key("str", _REQUIRED, "the survey's name (each SN's survey, e.g. DES)")}
+    | {key: value for key, value in _SURVEY.items() if key != "simulate"}
+    | {"cuts": _Key("mapping", {}, "cuts of this survey alone (keys of cuts:)")}
+)
 _MODEL = {
     "sed": _Key("str", "T21", "T21, W22, M20 or a BAYESN.YAML path"),
     "population": _Key(
@@ -247,6 +277,11 @@ def _lines(node, prefix="") -> dict[str, int]:
             key = f"{prefix}{k.value}"
             out[key] = k.start_mark.line + 1
             out.update(_lines(v, key + "."))
+    elif isinstance(node, yaml.SequenceNode):  # list items: <key>.<index>
+        for i, v in enumerate(node.value):
+            key = f"{prefix}{i}"
+            out[key] = v.start_mark.line + 1
+            out.update(_lines(v, key + "."))
     return out
 
 
@@ -351,22 +386,51 @@ def _validate(data: Mapping, schema, source: _Source, prefix: str = ""):
             if section not in _OPTIONAL_SECTIONS:
                 raise source.error(section, f"missing section {section!r}")
             raw = {}
-        if not isinstance(raw, Mapping):
-            raise source.error(prefix + section, f"expected a mapping of keys, got {raw!r}")
-        for name in raw:
-            if name not in keys:
-                dotted = f"{prefix}{section}.{name}"
-                raise source.error(dotted, _unknown(str(name), keys, "key"))
-        values = {}
-        for name, key in keys.items():
-            dotted = f"{prefix}{section}.{name}"
-            if name not in raw:
-                if key.default is _REQUIRED:
-                    raise source.error(dotted, f"missing required key {dotted!r} ({key.help})")
-                values[name] = key.default
-                continue
-            values[name] = _check(raw[name], key, dotted, source)
-        out[section] = values
+        out[section] = _validate_keys(raw, keys, prefix + section, source)
+    return out
+
+
+def _validate_keys(raw: Any, keys: dict[str, _Key], where: str, source: _Source) -> dict:
+    """The mapping ``raw`` (at dotted key ``where``) checked against ``keys``, defaults
+    filled in."""
+    if not isinstance(raw, Mapping):
+        raise source.error(where, f"expected a mapping of keys, got {raw!r}")
+    for name in raw:
+        if name not in keys:
+            raise source.error(f"{where}.{name}", _unknown(str(name), keys, "key"))
+    values = {}
+    for name, key in keys.items():
+        dotted = f"{where}.{name}"
+        if name not in raw:
+            if key.default is _REQUIRED:
+                raise source.error(dotted, f"missing required key {dotted!r} ({key.help})")
+            values[name] = key.default
+            continue
+        values[name] = _check(raw[name], key, dotted, source)
+    return values
+
+
+def validate_surveys(entries: Any, source: _Source) -> list[dict]:
+    """The ``surveys:`` list of a fit configuration: each entry a survey section read
+    from files (the keys of ``survey:`` but ``simulate``) with a ``name`` and its own
+    ``cuts``; dotted keys ``surveys.<i>.<key>``."""
+    if not isinstance(entries, list) or not entries:
+        raise source.error(
+            "surveys", "expected a list of survey sections (each: name, path, bands, ...)"
+        )
+    out, seen = [], {}
+    for i, entry in enumerate(entries):
+        values = _validate_keys(entry, SURVEY_ENTRY, f"surveys.{i}", source)
+        name = values["name"]
+        if not name.strip() or any(c.isspace() for c in name) or "#" in name:
+            raise source.error(f"surveys.{i}.name", f"expected one word, got {name!r}")
+        if name in seen:
+            raise source.error(
+                f"surveys.{i}.name", f"survey {name!r} is also entry {seen[name]}; names differ"
+            )
+        seen[name] = i
+        values["cuts"] = _validate_keys(values["cuts"] or {}, _CUTS, f"surveys.{i}.cuts", source)
+        out.append(values)
     return out
 
 

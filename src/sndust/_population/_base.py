@@ -23,7 +23,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 import numpyro.distributions as dist
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._custom_types import PerSN
 
@@ -42,12 +42,49 @@ class HostData(eqx.Module):
         z_hel: heliocentric redshift.
         columns: every numeric header field present for all SNe (e.g. ``HOSTGAL_SFR``),
             by its survey name.
+        survey: each SN's survey as an index into ``surveys`` (int, ``(n_sn,)``); use
+            :meth:`in_survey` or :meth:`by_survey`.
+        surveys: the survey names of the SNe (``Survey.survey_name``: the files'
+            ``SURVEY``, or the names given to :meth:`sndust.Survey.concat`), in order
+            of first appearance.
     """
 
     log_mass: PerSN
     z: PerSN
     z_hel: PerSN
     columns: dict[str, PerSN]
+    survey: Int[Array, " n_sn"] | None = None
+    surveys: tuple[str, ...] = eqx.field(static=True, default=())
+
+    def in_survey(self, name: str) -> Bool[Array, " n_sn"]:
+        """Which SNe belong to survey ``name`` (a ConfigError naming the surveys there
+        are if none is called so)."""
+        return self.survey == self._survey_index(name)
+
+    def by_survey(self, values: dict[str, Any]) -> Array:
+        """Per-SN values chosen by survey: ``values`` maps each survey name to a value
+        (a hyperparameter, a number); every survey of the SNe must be named, e.g.
+        ``host.by_survey({"FOUNDATION": h["tau_A_F"], "DES": h["tau_A_D"]})``."""
+        missing = [name for name in self.surveys if name not in values]
+        for name in values:
+            self._survey_index(name)
+        if missing:
+            from .._errors import ConfigError
+
+            raise ConfigError(
+                f"no value for the SNe of survey(s) {', '.join(map(repr, missing))}",
+                field="survey",
+            )
+        table = jnp.stack([jnp.asarray(values[name]) for name in self.surveys])
+        return table[self.survey]
+
+    def _survey_index(self, name: str) -> int:
+        if name not in self.surveys:
+            from .._errors import ConfigError
+
+            there = ", ".join(map(repr, self.surveys)) or "none (no SURVEY in the files)"
+            raise ConfigError(f"no survey {name!r}; the SNe's surveys: {there}", field="survey")
+        return self.surveys.index(name)
 
     def __getitem__(self, name: str) -> PerSN:
         if name in ("log_mass", "z", "z_hel"):
@@ -75,8 +112,17 @@ class HostData(eqx.Module):
             except (TypeError, ValueError):
                 continue
             columns[key] = jnp.asarray(values, dtype)
+        names = [
+            prepared.info.survey.survey_name[i] for i in np.asarray(prepared.info.survey_index)
+        ]
+        surveys = tuple(dict.fromkeys(names))
         return cls(
-            log_mass=prepared.log_mass, z=prepared.z_cmb, z_hel=prepared.z_hel, columns=columns
+            log_mass=prepared.log_mass,
+            z=prepared.z_cmb,
+            z_hel=prepared.z_hel,
+            columns=columns,
+            survey=jnp.asarray([surveys.index(n) for n in names], jnp.int32),
+            surveys=surveys,
         )
 
 
@@ -129,6 +175,15 @@ class AbstractDustPopulation(eqx.Module):
         Values are NumPyro distributions, or callables ``h -> distribution`` for a prior
         that depends on hyperparameters listed before it.
         """
+
+    def derived(self, h: dict[str, Array]) -> dict[str, Array]:
+        """Quantities of the hyperparameters ``h`` (scalars, by name) that summaries show
+        beside them, e.g. the mean and sd of R_V's truncated normal, or a step between
+        mass bins; evaluated for every posterior draw (``posterior[name]``) and shown by
+        :meth:`sndust.Posterior.summary`, ``sndust summarize`` and the fit's printout.
+        Default: none. A subclass declares its own (extending ``super().derived(h)``);
+        names must differ from the hyperparameters'."""
+        return {}
 
     @abc.abstractmethod
     def dust_priors(self, h: dict[str, Array], host: HostData) -> DustPriors:

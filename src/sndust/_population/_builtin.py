@@ -34,6 +34,14 @@ def _dust_hyperpriors(suffix: str = "") -> dict:
     }
 
 
+def rv_moments(h: dict, suffix: str = "", low: float = RV_LOW) -> dict:
+    """Mean and sd of R_V's prior, Normal(μ_R, σ_R) truncated below at ``low`` (the
+    population's "E[R_V]" and "√Var[R_V]", Grayling+24 App. C): ``RV_mean{suffix}``,
+    ``RV_sd{suffix}``."""
+    prior = TruncatedNormal(h[f"mu_R{suffix}"], h[f"sigma_R{suffix}"], low=low)
+    return {f"RV_mean{suffix}": prior.mean, f"RV_sd{suffix}": jnp.sqrt(prior.variance)}
+
+
 class SinglePopulation(AbstractDustPopulation):
     """One dust population for all SNe (bayesn ``dust_model``; Thorp+21, Grayling+24).
 
@@ -43,6 +51,10 @@ class SinglePopulation(AbstractDustPopulation):
 
     def hyperpriors(self):
         return _dust_hyperpriors()
+
+    def derived(self, h):
+        """E[R_V] and √Var[R_V] of the truncated normal (``RV_mean``, ``RV_sd``)."""
+        return rv_moments(h)
 
     def dust_priors(self, h, host):
         return DustPriors(
@@ -63,6 +75,15 @@ class _MassBins(AbstractDustPopulation):
         if with_sigma0:
             priors |= {"sigma0_HM": dist.HalfCauchy(0.1), "sigma0_LM": dist.HalfCauchy(0.1)}
         return priors
+
+    def derived(self, h):
+        """Each bin's E[R_V] and √Var[R_V] (``RV_mean_HM``, ``RV_sd_HM``, ``_LM``) and the
+        bins' differences (high − low) ``Delta_mu_R``, ``Delta_tau_A``, ``Delta_sigma0``."""
+        out = rv_moments(h, "_HM") | rv_moments(h, "_LM")
+        for name in ("mu_R", "tau_A", "sigma0"):
+            if f"{name}_HM" in h and f"{name}_LM" in h:
+                out[f"Delta_{name}"] = h[f"{name}_HM"] - h[f"{name}_LM"]
+        return out
 
     def _high(self, host: HostData):
         return host.log_mass > self.split
@@ -95,6 +116,11 @@ class MassSplit(_MassBins):
     def hyperpriors(self):
         steps = {"M_step_HM": dist.Uniform(-0.2, 0.2), "M_step_LM": dist.Uniform(-0.2, 0.2)}
         return self._bins() | steps
+
+    def derived(self, h):
+        """As the other mass splits, and the mass step ΔM0 = M_step,HM − M_step,LM
+        (``Delta_M0``)."""
+        return super().derived(h) | {"Delta_M0": h["M_step_HM"] - h["M_step_LM"]}
 
     def dust_priors(self, h, host):
         return self._dust(h, host, delta_M=self._pick(h, "M_step", host))
@@ -164,6 +190,18 @@ class RedshiftLinear(AbstractDustPopulation):
             "mu_R_grad": lambda h: dist.Uniform(RV_LOW - h["mu_R"], 6.0 - h["mu_R"]),
             "tau_A": dist.HalfCauchy(1.0),
             "tau_A_grad": dist.Uniform(-0.5, 0.5),
+        }
+
+    def derived(self, h):
+        """E[R_V] and √Var[R_V] at z = 0 (``RV_mean_z0``, ``RV_sd_z0``) and the slopes
+        under the paper's names, η_R = dμ_R/dz (``eta_R``) and η_τ = dτ_A/dz
+        (``eta_tau``)."""
+        moments = rv_moments(h)
+        return {
+            "RV_mean_z0": moments["RV_mean"],
+            "RV_sd_z0": moments["RV_sd"],
+            "eta_R": h["mu_R_grad"],
+            "eta_tau": h["tau_A_grad"],
         }
 
     def dust_priors(self, h, host):

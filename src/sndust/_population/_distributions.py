@@ -119,10 +119,25 @@ class TruncatedNormal(dist.Distribution):
         u = jax.random.uniform(key, sample_shape + self.batch_shape)
         return self.icdf(u)
 
+    def _bound_densities(self):
+        """φ(α)/Z and φ(β)/Z, Z = Φ(β) − Φ(α), in log space (exact far into the tails);
+        0 at an infinite bound."""
+        alpha, beta = self._alpha_beta()
+        log_mass = self._log_mass()
+        at_a = jnp.exp(-0.5 * alpha**2 - _HALF_LOG_2PI - log_mass)
+        at_b = jnp.exp(-0.5 * beta**2 - _HALF_LOG_2PI - log_mass)
+        return alpha, beta, at_a, at_b
+
     @property
     def mean(self):
-        alpha, beta = self._alpha_beta()
-        log_mass = self._log_mass()  # in log space: exact far into the tails
-        density = jnp.exp(-0.5 * alpha**2 - _HALF_LOG_2PI - log_mass)
-        density = density - jnp.exp(-0.5 * beta**2 - _HALF_LOG_2PI - log_mass)
-        return self.loc + self.scale * density
+        _, _, at_a, at_b = self._bound_densities()
+        return self.loc + self.scale * (at_a - at_b)
+
+    @property
+    def variance(self):
+        """σ² [1 + (α φ(α) − β φ(β))/Z − ((φ(α) − φ(β))/Z)²] (the terms of an infinite
+        bound are 0)."""
+        alpha, beta, at_a, at_b = self._bound_densities()
+        a_term = jnp.where(jnp.isfinite(alpha), alpha, 0.0) * at_a
+        b_term = jnp.where(jnp.isfinite(beta), beta, 0.0) * at_b
+        return self.scale**2 * (1.0 + a_term - b_term - (at_a - at_b) ** 2)

@@ -136,8 +136,10 @@ class Posterior:
             *parts,
         )
         loglik = values.pop("__log_likelihood__")
+        derived = _derived_order(model, [k for k in values if k.startswith(_DERIVED)])
+        values = {k.removeprefix(_DERIVED): v for k, v in values.items()}
         snid = list(model.snid)
-        hyper = set(model.hyper_names)
+        hyper = set(model.hyper_names) | set(derived)
         posterior = {}
         for name, a in values.items():
             if name in hyper:
@@ -158,6 +160,7 @@ class Posterior:
             "sampler": method,
             "sampler_config": json.dumps(settings),
             "hyper_names": json.dumps(list(model.hyper_names)),
+            "derived_names": json.dumps(derived),
             "population": type(model.population).__name__,
             "distance_prior": model.population.distance_prior,
             "free_tmax": int(model.layout.free_tmax),
@@ -195,6 +198,9 @@ class Posterior:
                 "muhat_err": model.muhat_err,
                 "log_mass": prepared.log_mass,
                 "peak_mjd_prior": prepared.peak_mjd,
+                "survey": np.asarray(model.host.surveys, dtype=str)[np.asarray(model.host.survey)]
+                if model.host.surveys
+                else np.full(len(snid), ""),
             }.items()
         }
         idata = az.InferenceData(
@@ -216,6 +222,12 @@ class Posterior:
         return tuple(json.loads(self.idata.posterior.attrs.get("hyper_names", "[]")))
 
     @property
+    def derived_names(self) -> tuple[str, ...]:
+        """The population's derived quantities in the posterior (``RV_mean``, ``Delta_M0``,
+        …; :meth:`sndust.AbstractDustPopulation.derived`); none in older files."""
+        return tuple(json.loads(self.idata.posterior.attrs.get("derived_names", "[]")))
+
+    @property
     def divergences(self) -> int:
         """Number of divergent transitions over all chains."""
         if "sample_stats" not in self.idata.groups():  # e.g. Laplace draws
@@ -225,10 +237,11 @@ class Posterior:
 
     def summary(self, var_names=None, **kwargs):
         """ArviZ summary (mean, sd, HDI, MCSE, bulk/tail ESS, R-hat) of ``var_names``
-        (default: the hyperparameters, or θ, A_V, D of a per-SN fit); the data frame's
-        ``attrs`` hold the divergence count and the sampler."""
+        (default: the hyperparameters and the population's derived quantities, or θ,
+        A_V, D of a per-SN fit); the data frame's ``attrs`` hold the divergence count and
+        the sampler."""
         if var_names is None:
-            var_names = list(self.hyper_names) or ["theta", "A_V", "D"]
+            var_names = [*self.hyper_names, *self.derived_names] or ["theta", "A_V", "D"]
         missing = [v for v in var_names if v not in self.idata.posterior]
         if missing:
             raise ConfigError(
@@ -267,7 +280,7 @@ class Posterior:
             {"mean", "sd", "hdi_95", "rhat", "ess_bulk", "ess_tail"}}}``, rows as in
             :meth:`summary` (``name`` or ``name[i]``).
         """
-        table = self.summary(hdi_prob=0.95, round_to="none")
+        table = self.summary(list(self.hyper_names) or None, hdi_prob=0.95, round_to="none")
         parameters, failing = {}, []
         for row, r in table.iterrows():
             entry = {
@@ -336,7 +349,8 @@ class Posterior:
     def distance_table(self) -> Table:
         """Per-SN table (one row per SN): posterior mean and SD of the distance modulus
         ``MU`` (the latent distance D of a hierarchical model; μ of a fit), μ̂, the
-        Hubble residual, A_V, R_V, θ, and the peak MJD where t_max is free."""
+        Hubble residual, A_V, R_V, θ, the peak MJD where t_max is free, and each SN's
+        ``SURVEY`` where the SNe come from several surveys."""
         post, const = self.idata.posterior, self.idata.constant_data
 
         def mean_sd(name):
@@ -364,6 +378,8 @@ class Posterior:
         if "peak_mjd" in post:
             cols["PKMJD"], cols["PKMJDERR"] = mean_sd("peak_mjd")
         cols["HOST_LOGMASS"] = const["log_mass"].values
+        if "survey" in const and len(set(const["survey"].values.tolist())) > 1:
+            cols["SURVEY"] = np.asarray(const["survey"].values, dtype=str)
         return Table(cols)
 
     def to_fitres(self, path: str | os.PathLike) -> None:
@@ -417,6 +433,38 @@ class Posterior:
         return cls(idata)
 
 
+#: prefix that marks a population's derived quantities among a draw's values
+_DERIVED = "__derived__"
+
+
+def _derived(model, values) -> dict:
+    """The population's derived quantities (:meth:`AbstractDustPopulation.derived`) at
+    one draw's hyperparameter values; a name that repeats a hyperparameter's is a
+    ConfigError."""
+    if not model.hyper_names:
+        return {}
+    out = model.population.derived({name: values[name] for name in model.hyper_names})
+    clash = sorted(set(out) & set(values))
+    if clash:
+        raise ConfigError(
+            f"{type(model.population).__name__}.derived names {clash}, which are "
+            "parameters of the model; give derived quantities names of their own",
+            field="derived",
+        )
+    return out
+
+
+def _derived_order(model, keys: list[str]) -> list[str]:
+    """The derived quantities' names in the order the population gives them (a compiled
+    program returns its dict sorted)."""
+    names = [k.removeprefix(_DERIVED) for k in keys]
+    if not names:
+        return []
+    ones = {name: jnp.ones(shape) for name, shape in model.layout.hyper}
+    declared = list(model.population.derived(ones))
+    return sorted(names, key=lambda n: declared.index(n) if n in declared else len(declared))
+
+
 @jit_once
 def _evaluate_chunk(model, x, key, start):
     # the model is an argument (not a constant baked into the program), so one program
@@ -428,6 +476,7 @@ def _evaluate_chunk(model, x, key, start):
 def _evaluate(model, x, key):
     values = model.constrain(x)
     out = dict(values)
+    out |= {f"{_DERIVED}{k}": v for k, v in _derived(model, values).items()}
     dist = model.distances(x, key)
     for name in ("residual", "mu", "delta_M", "peak_mjd"):
         if name in dist:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -41,6 +41,10 @@ def _interval(lo: float | None, hi: float | None) -> str:
     return f"({lo_s}, {hi_s})"
 
 
+#: Per-SN fields ``require`` may name.
+_PER_SN_FIELDS = ("z_hel", "z_cmb", "z_err", "peak_mjd", "mwebv", "log_mass")
+
+
 def plan_cut(
     survey: Survey,
     *,
@@ -52,6 +56,7 @@ def plan_cut(
     bands: Any = None,
     snids: Any = None,
     exclude: Any = None,
+    require: Any = None,
 ) -> tuple[np.ndarray, np.ndarray, list[Drop]]:
     """Supernovae to keep ``(n_sn,)``, observations to keep ``(n_sn, n_obs)``, and a Drop
     for every SN, band or observation removed (see :meth:`Survey.cut`)."""
@@ -68,6 +73,14 @@ def plan_cut(
         isinstance(min_obs, bool) or not isinstance(min_obs, numbers.Integral) or min_obs < 0
     ):
         raise ConfigError(f"expected a whole number >= 0, got {min_obs!r}", field="min_obs")
+    why = dict(require) if isinstance(require, Mapping) else {}
+    require = _names(list(require) if isinstance(require, Mapping) else require, "require")
+    for name in require or ():
+        if name not in _PER_SN_FIELDS:
+            raise ConfigError(
+                f"unknown per-SN field {name!r}; expected some of {', '.join(_PER_SN_FIELDS)}",
+                field="require",
+            )
     snids, exclude, bands = (
         _names(snids, "snids"),
         _names(exclude, "exclude"),
@@ -91,10 +104,14 @@ def plan_cut(
     keep_sn = np.ones(survey.n_sn, dtype=bool)
     keep_obs = survey.mask.copy()
     drops: list[Drop] = []
+    several = len(set(survey.survey_name)) > 1  # a combined survey: drops name theirs
+
+    def origin(i: int) -> dict:
+        return {"source": survey.sources[i], "survey": survey.survey_name[i] if several else None}
 
     def drop_sn(i: int, reason: str) -> None:
         keep_sn[i] = False
-        drops.append(Drop(survey.snid[i], None, None, reason, survey.sources[i]))
+        drops.append(Drop(survey.snid[i], None, None, reason, **origin(i)))
 
     if snids is not None:
         wanted = set(snids)
@@ -106,6 +123,10 @@ def plan_cut(
         for i in np.flatnonzero(keep_sn).tolist():
             if survey.snid[i] in unwanted:
                 drop_sn(i, "excluded by name")
+    for name in require or ():
+        unknown = ~np.isfinite(getattr(survey, name))
+        for i in np.flatnonzero(keep_sn & unknown).tolist():
+            drop_sn(i, f"{name} unknown ({why.get(name, 'required')})")
     if z_min is not None or z_max is not None:
         z = getattr(survey, z_key)
         inside = np.ones(survey.n_sn, dtype=bool)
@@ -131,7 +152,7 @@ def plan_cut(
                         survey.band_names[b],
                         None,
                         f"band not selected ({n} observations)",
-                        survey.sources[i],
+                        **origin(i),
                     )
                 )
         keep_obs &= ~unwanted_obs
@@ -146,7 +167,7 @@ def plan_cut(
                     survey.band_names[survey.band[i, j]],
                     float(survey.mjd[i, j]),
                     f"phase {phase[i, j]:.1f} d outside {_interval(lo, hi)}",
-                    survey.sources[i],
+                    **origin(i),
                 )
             )
         keep_obs &= ~outside

@@ -36,7 +36,9 @@ def parse_value(key: str, tokens: list[str]) -> tuple[Any, float | None]:
     """Value (and ``+-`` error, if any) of a header line split into tokens.
 
     A single number becomes ``int``/``float``; ``x +- e`` gives ``(x, e)``; several
-    numbers give a tuple of floats; anything else is kept as the joined string.
+    numbers give a tuple of floats; a number followed by words (a unit or a label, as
+    ``RA: 61.56 deg`` or ``MWEBV: 0.038 +- 0.002 MW E(B-V)``) gives the number (and its
+    error), as SNANA reads it; anything else is kept as the joined string.
     """
     if not tokens:
         return None, None
@@ -53,6 +55,8 @@ def parse_value(key: str, tokens: list[str]) -> tuple[Any, float | None]:
         numbers_ = [to_number(t) for t in tokens]
         if all(v is not None for v in numbers_):
             return tuple(float(v) for v in numbers_), None
+        if numbers_[1] is None:  # a unit or label after one number
+            return first, None
     return " ".join(tokens), None
 
 

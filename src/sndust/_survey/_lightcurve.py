@@ -41,6 +41,15 @@ class LightCurve:
         line_file: for each observation, the index into the files of ``source`` that
             its ``line`` refers to; ``None``: the last of them (the only text file, or
             the PHOT file of a FITS pair).
+        notes: what the reader noticed but accepted (e.g. an ``NVAR`` that disagrees
+            with a ``VARLIST`` the rows follow); they join the survey's notes.
+        drops: observations the reader left out (``reject_photflag``); they join the
+            survey's drops.
+        values: the per-SN quantities of a survey's SN (``z_hel``, ``z_cmb``, ``z_err``,
+            ``peak_mjd``, ``mwebv``, ``log_mass``, ``survey``) when the light curve came
+            from :meth:`Survey.light_curve`: a survey rebuilt from its light curves keeps
+            them (peaks set by ``with_peaks``, masses from a table) instead of deriving
+            them again from the header. ``None``: derive them from ``meta``.
     """
 
     snid: str
@@ -54,6 +63,9 @@ class LightCurve:
     header_lines: dict[str, int] = field(default_factory=dict, repr=False)
     line_word: str = field(default="line", repr=False)
     line_file: np.ndarray | None = field(default=None, repr=False)
+    notes: tuple[str, ...] = field(default=(), repr=False)
+    drops: tuple[Drop, ...] = field(default=(), repr=False)
+    values: dict[str, Any] | None = field(default=None, repr=False)
 
     def __post_init__(self):
         n = len(self.mjd)
@@ -95,6 +107,8 @@ class Drop:
 
     ``band`` and ``mjd`` are ``None`` when the whole supernova was removed; ``mjd`` is
     ``None`` when a whole band of it was removed.
+    ``survey`` names the survey it came from in a survey combined by
+    :meth:`sndust.Survey.concat` with ``names``.
     """
 
     snid: str
@@ -102,9 +116,10 @@ class Drop:
     mjd: float | None
     reason: str
     source: str | None = None
+    survey: str | None = None
 
     def __str__(self) -> str:
-        what = f"SN {self.snid}"
+        what = f"SN {self.snid}" if self.survey is None else f"{self.survey} SN {self.snid}"
         if self.band is not None:
             what += f" band {self.band}"
         if self.mjd is not None:
@@ -175,6 +190,14 @@ def map_bands(
 
 
 # --------------------------------------------------------------------------- SNIDs
+def snid_key(snid: Any) -> str:
+    """The form in which SNIDs are compared with tables and lists: an SNID of digits
+    only loses its leading zeros (``"000123"`` and ``"123"`` name one SN, as SNANA's
+    integer CIDs do); any other is compared as it is written (stripped)."""
+    text = str(snid).strip()
+    return str(int(text)) if text.isdigit() else text
+
+
 def unwritable(text: str) -> str | None:
     """Why ``text`` cannot be one value of a FITRES row and read back as the same text
     (empty, whitespace, ``#`` or a non-printable character), or ``None`` if it can."""

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigError, DataError
-from ._header import header_scalars
+from ._header import Scalars, header_scalars
 from ._lightcurve import LightCurve
 
 #: Per-SN float attributes of a Survey, as derived by :func:`header_scalars`.
@@ -45,7 +45,9 @@ def pack_light_curves(
                 field="SNID",
             )
         seen[lc.snid] = lc
-    scalars = [header_scalars(lc, peak_mjd_key) for lc in curves]
+    scalars = [
+        header_scalars(lc, peak_mjd_key) if lc.values is None else _kept(lc.values) for lc in curves
+    ]
 
     n_sn = len(curves)
     n_obs = max((len(lc) for lc in curves), default=0)
@@ -79,6 +81,16 @@ def pack_light_curves(
         survey_name=tuple(s.survey for s in scalars),
         meta=tuple(dict(lc.meta) for lc in curves),
         sources=tuple(lc.source for lc in curves),
-        notes=tuple(note for s in scalars for note in s.notes),
+        notes=tuple(
+            dict.fromkeys(
+                [note for s in scalars for note in s.notes]
+                + [note for lc in curves for note in lc.notes]
+            )
+        ),
     )
     return fields
+
+
+def _kept(values: dict[str, Any]) -> Scalars:
+    """The per-SN quantities a survey's light curve carries (``LightCurve.values``)."""
+    return Scalars(**{name: values[name] for name in Scalars._fields if name != "notes"}, notes=())

@@ -1,13 +1,19 @@
 """Reader for SNANA text light-curve files.
 
-The format: header lines ``KEY: value [+- err]`` (``#`` starts a comment), then ``NOBS``,
-``NVAR`` and ``VARLIST: MJD FLT ... FLUXCAL FLUXCALERR ...`` followed by one ``OBS:`` row
-per observation, optionally ``END:``. ``FLUXCAL`` has zero point 27.5 mag. Files may be
-gzip-compressed, whatever their name.
+The format: header lines ``KEY: value [+- err] [unit]`` (``#`` starts a comment), then
+``NOBS``, ``NVAR`` and ``VARLIST: MJD FLT ... FLUXCAL FLUXCALERR ...`` followed by one
+``OBS:`` row per observation, optionally ``END:``. ``FLUXCAL`` has zero point 27.5 mag.
+Files may be gzip-compressed, whatever their name.
+
+Read as SNANA reads them: the ``VARLIST`` governs the columns (a disagreeing ``NVAR``,
+as in the Foundation files of the Pantheon+ release, is noted, not fatal, when every row
+has the ``VARLIST``'s columns), the band column is ``FLT`` or ``BAND``, columns beyond
+the four needed are ignored (``PHOTFLAG`` is read for ``reject_photflag``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import re
 import zlib
@@ -18,7 +24,7 @@ import numpy as np
 
 from .._errors import DataError
 from ._header import parse_value, to_number
-from ._lightcurve import LightCurve, check_snid, map_bands
+from ._lightcurve import Drop, LightCurve, check_snid, map_bands
 
 #: Columns every light curve needs; the band column may be called FLT or BAND.
 BAND_COLUMNS = ("FLT", "BAND")
@@ -163,7 +169,9 @@ class _Header:
         self._by_upper.setdefault(upper, name)
 
 
-def read_snana_text(path: str | Path, bands: Any = None) -> LightCurve:
+def read_snana_text(
+    path: str | Path, bands: Any = None, *, reject_photflag: int | None = None
+) -> LightCurve:
     """Read one SNANA text light-curve file (plain or gzip-compressed).
 
     Args:
@@ -171,6 +179,9 @@ def read_snana_text(path: str | Path, bands: Any = None) -> LightCurve:
         bands: map from band names in the file to sndust filter names (every band of
             the file must be in it), or ``"auto"`` to take the names as sndust filter
             names; with ``None`` reading any band is an error.
+        reject_photflag: leave out every observation whose ``PHOTFLAG`` shares a bit with
+            this mask (SNANA's ``PHOTFLAG_MSKREJ``), each recorded in the light curve's
+            ``drops``; a file without a ``PHOTFLAG`` column gets a note instead.
 
     A header key given twice must have the same value both times (``SPECTRUM_*`` keys,
     one set per spectrum, excepted). The SNID must be one printable word without ``#``,
@@ -262,7 +273,7 @@ def read_snana_text(path: str | Path, bands: Any = None) -> LightCurve:
             file=source,
             field="VARLIST",
         )
-    _check_counts(meta, key_lines, varlist, len(rows), source)
+    notes = _check_counts(meta, key_lines, varlist, len(rows), source)
 
     varlist_key = "VARLIST" if "VARLIST" in key_lines else "VARNAMES"
     band_column = next((c for c in BAND_COLUMNS if c in varlist), None)
@@ -297,14 +308,53 @@ def read_snana_text(path: str | Path, bands: Any = None) -> LightCurve:
         source=source,
         line=lines,
         header_lines=key_lines,
+        notes=tuple(notes),
     )
-    return map_bands(lc, bands, column=band_column)
+    lc = map_bands(lc, bands, column=band_column)
+    if reject_photflag is None:
+        return lc
+    if "PHOTFLAG" not in columns:
+        note = "light curves without a PHOTFLAG column: reject_photflag rejected nothing there"
+        return dataclasses.replace(lc, notes=lc.notes + (note,))
+    flags = numeric_column(columns["PHOTFLAG"], "PHOTFLAG", row_lines, source)
+    if not np.all(flags == np.round(flags)):
+        i = int(np.argmax(flags != np.round(flags)))
+        raise DataError(
+            f"expected a whole number, got {columns['PHOTFLAG'][i]!r}",
+            file=source,
+            line=row_lines[i],
+            field="PHOTFLAG",
+        )
+    return reject_flagged(lc, flags.astype(np.int64), reject_photflag)
+
+
+def reject_flagged(lc: LightCurve, flags: np.ndarray, mask: int) -> LightCurve:
+    """``lc`` without the observations whose ``flags`` share a bit with ``mask``, each
+    recorded in its ``drops`` with the flag and the line it was read from."""
+    bad = (flags & int(mask)) != 0
+    if not bad.any():
+        return lc
+    drops = []
+    for i in np.flatnonzero(bad):
+        _, _, words = lc.position(int(i))
+        reason = f"PHOTFLAG {int(flags[i])} shares bits with reject_photflag {int(mask)} ({words})"
+        drops.append(Drop(lc.snid, str(lc.band[i]), float(lc.mjd[i]), reason, lc.source))
+    keep = ~bad
+    per_obs = {
+        name: getattr(lc, name)[keep]
+        for name in ("mjd", "band", "fluxcal", "fluxcal_err", "line", "line_file")
+        if getattr(lc, name) is not None
+    }
+    return dataclasses.replace(lc, **per_obs, drops=lc.drops + tuple(drops))
 
 
 def _check_counts(
     meta: dict, key_lines: dict[str, int], varlist: list[str], n_rows: int, source: str
-) -> None:
-    """NVAR must match the VARLIST and NOBS the number of OBS rows, when given."""
+) -> list[str]:
+    """NOBS must match the number of OBS rows, when given. An NVAR that disagrees with
+    the VARLIST is noted (returned), not fatal: SNANA reads by the VARLIST, and every
+    row has been checked against it."""
+    notes = []
     for key, actual, what in (
         ("NVAR", len(varlist), "columns in VARLIST"),
         ("NOBS", n_rows, "OBS rows"),
@@ -326,10 +376,16 @@ def _check_counts(
                 line=key_lines[key],
                 field=key,
             )
-        if value != actual:
+        if value != actual and key == "NVAR":
+            notes.append(
+                f"{source}:{key_lines[key]}: NVAR says {value} but VARLIST names {actual} "
+                "columns, as every OBS row has; read by the VARLIST"
+            )
+        elif value != actual:
             raise DataError(
                 f"{key} says {value} but the file has {actual} {what}",
                 file=source,
                 line=key_lines[key],
                 field=key,
             )
+    return notes

@@ -7,6 +7,7 @@ row numbers in the PHOT table; rows with ``MJD == -777`` separate supernovae.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import numpy as np
 
 from .._errors import DataError
 from ._lightcurve import LightCurve, check_snid, map_bands
-from ._snana import check_photometry
+from ._snana import check_photometry, reject_flagged
 
 _FITS_NAME = re.compile(r"^(?P<stem>.*)_(?P<kind>HEAD|PHOT)(?P<ext>\.FITS(?:\.GZ)?)$", re.I)
 #: PHOT rows with this MJD separate supernovae.
@@ -97,7 +98,9 @@ def _require(columns: dict, names: tuple[str, ...], path: Path, what: str) -> st
     )
 
 
-def read_snana_fits(head_path: str | Path, bands: Any = None) -> list:
+def read_snana_fits(
+    head_path: str | Path, bands: Any = None, *, reject_photflag: int | None = None
+) -> list:
     """Read every supernova of an SNANA FITS HEAD/PHOT pair.
 
     Args:
@@ -106,6 +109,9 @@ def read_snana_fits(head_path: str | Path, bands: Any = None) -> list:
         bands: map from band names in the file to sndust filter names (every band of
             the file must be in it), or ``"auto"`` to take the names as sndust filter
             names; with ``None`` reading any band is an error.
+        reject_photflag: leave out the observations whose ``PHOTFLAG`` shares a bit with
+            this mask (recorded in each light curve's ``drops``; see
+            :func:`~._snana.read_snana_text`).
 
     Returns:
         A list of :class:`LightCurve`, in HEAD order. ``line`` holds 1-based PHOT rows.
@@ -149,6 +155,15 @@ def read_snana_fits(head_path: str | Path, bands: Any = None) -> list:
     band_raw = np.asarray([_python(b) for b in phot[band_col].tolist()], dtype=str)
     found = list(dict.fromkeys(band_raw[mjd != SEPARATOR_MJD].tolist()))
 
+    flags = None
+    if reject_photflag is not None and "PHOTFLAG" in phot:
+        flags = np.asarray(phot["PHOTFLAG"])
+        if flags.dtype.kind not in "iu":
+            raise DataError(
+                f"PHOT column PHOTFLAG holds {flags.dtype.name} values; expected integers",
+                file=str(phot_path),
+                field="PHOTFLAG",
+            )
     survey = primary.get("SURVEY")
     sources = f"{head_path},{phot_path}"
     curves = []
@@ -197,5 +212,11 @@ def read_snana_fits(head_path: str | Path, bands: Any = None) -> list:
             line=lines,
             line_word="PHOT row",
         )
-        curves.append(map_bands(lc, bands, column=band_col, found=found))
+        lc = map_bands(lc, bands, column=band_col, found=found)
+        if flags is not None:
+            lc = reject_flagged(lc, flags[rows].astype(np.int64), reject_photflag)
+        elif reject_photflag is not None:
+            note = "light curves without a PHOTFLAG column: reject_photflag rejected nothing there"
+            lc = dataclasses.replace(lc, notes=(note,))
+        curves.append(lc)
     return curves

@@ -13,7 +13,7 @@ from jaxtyping import Bool, Float, Int
 
 from .._errors import ConfigError, DataError, ModelError
 from ._cuts import plan_cut
-from ._lightcurve import Drop, LightCurve, check_band_map, drop_repeated_rows
+from ._lightcurve import Drop, LightCurve, check_band_map, drop_repeated_rows, snid_key
 from ._listing import collect
 from ._pack import PER_SN, pack_light_curves
 from ._snana import read_snana_text
@@ -130,7 +130,11 @@ class Survey:
             raise ConfigError(f"no supernova {snid!r} in this survey", field="snid") from None
 
     def light_curve(self, snid: str | int | np.integer) -> LightCurve:
-        """The unpadded light curve of one supernova (by name or position)."""
+        """The unpadded light curve of one supernova (by name or position). It carries
+        the survey's per-SN values (``LightCurve.values``: redshifts, peak date, MW
+        E(B−V), host mass, survey name), so :meth:`from_light_curves` rebuilds the same
+        survey whatever its header says (the survey's drops and notes travel with
+        :meth:`concat`, not with light curves)."""
         i = snid if isinstance(snid, int | np.integer) else self.index(snid)
         m = self.mask[i]
         return LightCurve(
@@ -144,6 +148,8 @@ class Survey:
             meta=dict(self.meta[i]),
             source=self.sources[i],
             line=None if self.line is None or not self.line[i, m].any() else self.line[i, m].copy(),
+            values={name: float(getattr(self, name)[i]) for name in PER_SN}
+            | {"survey": self.survey_name[i]},
         )
 
     def phase(self) -> Float[np.ndarray, "n_sn n_obs"]:
@@ -222,6 +228,7 @@ class Survey:
         bands: Any = None,
         snids: Any = None,
         exclude: Any = None,
+        require: Any = None,
     ) -> Survey:
         """A new survey without the supernovae and observations that fail the cuts.
 
@@ -236,6 +243,9 @@ class Survey:
                 are always dropped).
             bands: keep only these bands (sndust filter names).
             snids: keep only these supernovae; exclude: drop these.
+            require: per-SN fields (e.g. ``["log_mass"]``) that must be known: SNe
+                where one is NaN are dropped, with that reason (a mapping gives each
+                field's reason: ``{"log_mass": "MassSplit needs host masses"}``).
         """
         keep_sn, keep_obs, drops = plan_cut(
             self,
@@ -247,6 +257,7 @@ class Survey:
             bands=bands,
             snids=snids,
             exclude=exclude,
+            require=require,
         )
         return self._subset(np.flatnonzero(keep_sn), keep_obs, tuple(drops))
 
@@ -281,6 +292,99 @@ class Survey:
             line=None if self.line is None else np.where(mask, take(self.line), 0),
         )
 
+    @classmethod
+    def concat(cls, *surveys: Survey, names: Sequence[str] | None = None) -> Survey:
+        """One survey holding the SNe of ``surveys``, in order, with everything each
+        holds: its arrays and per-SN values as they are (peak dates set by
+        :meth:`with_peaks`, cuts, masses), each SN's survey name, header fields and
+        sources, and every survey's drops and notes.
+
+        Args:
+            surveys: the surveys (at least one).
+            names: a survey name for each of ``surveys``, given to all its SNe and its
+                drops (:meth:`report` counts drops per survey) and prefixed to its
+                notes; default: each SN keeps its ``survey_name``.
+
+        Bands are united in order of first appearance; observations are padded to the
+        longest light curve. Populations see each SN's survey as ``host.survey``.
+
+        Raises:
+            DataError: one SNID in two of the surveys (both named): result tables name
+                SNe by their SNID, so it must stay unique.
+            ConfigError: no surveys, something that is not a Survey, or ``names`` of
+                the wrong length or with an empty name.
+        """
+        if not surveys:
+            raise ConfigError("expected at least one survey", field="surveys")
+        for k, survey in enumerate(surveys):
+            if not isinstance(survey, Survey):
+                raise ConfigError(
+                    f"expected Survey objects, got {type(survey).__name__} at position {k}",
+                    field="surveys",
+                )
+        if names is not None:
+            names = [str(n) for n in names]
+            if len(names) != len(surveys) or not all(n.strip() for n in names):
+                raise ConfigError(
+                    f"expected {len(surveys)} non-empty survey names, got {names!r}",
+                    field="names",
+                )
+        label = (lambda k: names[k]) if names else (lambda k: f"survey {k + 1}")
+        owner: dict[str, int] = {}
+        for k, survey in enumerate(surveys):
+            for snid in survey.snid:
+                j = owner.setdefault(snid, k)
+                if j != k:
+                    raise DataError(
+                        f"SNID {snid!r} is in {label(j)} and in {label(k)}; SNIDs must be "
+                        "unique across the surveys combined (leave one out with cut("
+                        "exclude=...), or rename one)",
+                        field="snid",
+                    )
+        band_names = tuple(dict.fromkeys(b for s in surveys for b in s.band_names))
+        n_obs = max(s.n_obs for s in surveys)
+
+        def padded(s: Survey, name: str, fill) -> np.ndarray:
+            a = getattr(s, name)
+            if name == "band":
+                remap = np.asarray([band_names.index(b) for b in s.band_names] or [0], np.int32)
+                a = np.where(s.mask, remap[a], 0)
+            if name == "line" and a is None:
+                a = np.zeros(s.mjd.shape, np.int64)
+            return np.pad(a, ((0, 0), (0, n_obs - s.n_obs)), constant_values=fill)
+
+        per_obs = {"mjd": 0.0, "fluxcal": 0.0, "fluxcal_err": 1.0, "band": 0, "mask": False}
+        per_obs["line"] = 0
+        arrays = {
+            name: np.concatenate([padded(s, name, fill) for s in surveys])
+            for name, fill in per_obs.items()
+        }
+        survey_name = tuple(
+            name
+            for k, s in enumerate(surveys)
+            for name in ((names[k],) * s.n_sn if names else s.survey_name)
+        )
+        notes = tuple(
+            f"{names[k]}: {note}" if names else note
+            for k, s in enumerate(surveys)
+            for note in s.notes
+        )
+        return cls(
+            snid=tuple(snid for s in surveys for snid in s.snid),
+            band_names=band_names,
+            **arrays,
+            **{name: np.concatenate([getattr(s, name) for s in surveys]) for name in PER_SN},
+            survey_name=survey_name,
+            meta=tuple(dict(m) for s in surveys for m in s.meta),
+            sources=tuple(src for s in surveys for src in s.sources),
+            drops=tuple(
+                replace(d, survey=names[k]) if names else d
+                for k, s in enumerate(surveys)
+                for d in s.drops
+            ),
+            notes=notes,
+        )
+
     def with_peaks(
         self, table: Any, column: str = "PKMJD", *, id_column: str | None = None
     ) -> Survey:
@@ -311,8 +415,8 @@ class Survey:
                     file=source,
                     field=wanted,
                 )
-        peaks = dict(zip((str(c) for c in table[id_column]), np.asarray(table[column], float)))
-        missing = [s for s in self.snid if s not in peaks]
+        peaks = dict(zip((snid_key(c) for c in table[id_column]), np.asarray(table[column], float)))
+        missing = [s for s in self.snid if snid_key(s) not in peaks]
         if missing:
             raise DataError(
                 f"{len(missing)} SNe of the survey are not in the table: "
@@ -321,7 +425,7 @@ class Survey:
                 file=source,
                 field=id_column,
             )
-        values = np.array([peaks[s] for s in self.snid])
+        values = np.array([peaks[snid_key(s)] for s in self.snid])
         bad = ~np.isfinite(values)
         if bad.any():
             raise DataError(
@@ -331,6 +435,55 @@ class Survey:
             )
         note = f"peak dates from {column} of {source or 'a table'} for all {self.n_sn} SNe"
         return replace(self, peak_mjd=values, notes=self.notes + (note,))
+
+    def with_metadata(
+        self,
+        table: Any,
+        *,
+        id_column: str | None = None,
+        match: Any = None,
+        columns: Any = None,
+        mass_sentinels: Any = (),
+        require_all: bool = False,
+    ) -> Survey:
+        """A copy whose redshifts, peak dates, host masses and MW E(B−V) come from
+        ``table`` where it has them, matched by SNID (leading zeros of numeric SNIDs
+        ignored), e.g. the Pantheon+ release's table for one of its surveys.
+
+        Args:
+            table: a FITRES, CSV or whitespace table file (plain or gzip), an astropy
+                table, or a mapping of columns.
+            id_column: the SN-name column (default: CID, else SNID).
+            match: only rows whose columns equal these values, e.g. ``{"IDSURVEY":
+                150}`` for one survey of a compilation.
+            columns: survey field -> column (fields: ``z_cmb``, ``z_hel``,
+                ``peak_mjd``, ``log_mass``, ``mwebv``); default every field whose usual
+                column is present (zHD/zCMB, zHEL, PKMJD, HOST_LOGMASS, MWEBV, ...).
+            mass_sentinels: host-mass values that mean "unknown" in this table (e.g.
+                6.0), besides those outside [6, 13] (≤ 0, −9, −99, 99), which always
+                do; such masses become NaN, listed in the notes: kept for populations
+                that do not use masses, dropped with that reason by ``cut(require=
+                ["log_mass"])`` (``sndust fit`` does this for populations that need
+                them).
+            require_all: an SN of the survey missing from the table is an error
+                (default: it keeps its files' values and is listed in the notes).
+
+        Raises:
+            DataError: no name column, a missing column, two rows of one SN that
+                disagree, a non-finite value, or (``require_all``) unmatched SNe,
+                naming the table and column.
+        """
+        from ._metadata import with_metadata
+
+        return with_metadata(
+            self,
+            table,
+            id_column=id_column,
+            match=match,
+            columns=columns,
+            mass_sentinels=tuple(mass_sentinels or ()),
+            require_all=require_all,
+        )
 
     # ----------------------------------------------------------------- writing
     def to_snana(
@@ -367,6 +520,13 @@ class Survey:
             n_band = sum(d.band is not None and d.mjd is None for d in self.drops)
             n_point = sum(d.mjd is not None for d in self.drops)
             lines.append(f"Dropped: {n_sn} SNe, {n_band} SN bands, {n_point} observations")
+            by_survey = {d.survey for d in self.drops} - {None}
+            for name in sorted(by_survey, key=[d.survey for d in self.drops].index):
+                mine = [d for d in self.drops if d.survey == name]
+                n_sn = sum(d.band is None and d.mjd is None for d in mine)
+                n_band = sum(d.band is not None and d.mjd is None for d in mine)
+                n_point = sum(d.mjd is not None for d in mine)
+                lines.append(f"  {name}: {n_sn} SNe, {n_band} SN bands, {n_point} observations")
             lines += [f"  {d}" for d in self.drops]
         else:
             lines.append("Dropped: nothing")
@@ -394,6 +554,7 @@ class Survey:
         """
         kept, repeats = [], list(drops)
         for lc in curves:
+            repeats += lc.drops
             lc, dropped = drop_repeated_rows(lc)
             kept.append(lc)
             repeats += dropped
@@ -410,6 +571,7 @@ class Survey:
         ignore_file: Any = True,
         missing: str = "raise",
         pattern: str | None = None,
+        reject_photflag: Any = None,
     ) -> Survey:
         """Read SNANA light curves.
 
@@ -431,6 +593,14 @@ class Survey:
                 are left out and recorded in ``drops``.
             missing: a ``.LIST`` entry whose file does not exist raises (``"raise"``)
                 or is recorded in ``drops`` and skipped (``"drop"``).
+            reject_photflag: leave out observations whose ``PHOTFLAG`` shares a bit with
+                this mask (SNANA's ``PHOTFLAG_MSKREJ``), each recorded in ``drops``.
+
+        Files are read as SNANA reads them: the ``VARLIST`` governs the columns (an
+        ``NVAR`` that disagrees is noted in :meth:`report` when every row follows the
+        ``VARLIST``), ``FLT`` or ``BAND`` names the band column, other columns are
+        ignored, header values may carry units or ``+-`` errors, and SNIDs of digits
+        match the ignore list without their leading zeros.
 
         Text files may be gzip-compressed (whatever their name). A header key given
         twice must have the same value; SNIDs must be one printable word without ``#``
@@ -443,7 +613,9 @@ class Survey:
             ConfigError: a malformed argument.
         """
         band_map = check_band_map(bands)
+        reject_photflag = _check_mask(reject_photflag)
         listing = collect(path, ignore_file=ignore_file, missing=missing, pattern=pattern)
+        ignored = {snid_key(name): where for name, where in listing.ignore.items()}
         drops = list(listing.drops)
         curves: list[LightCurve] = []
         for entry in listing.entries:
@@ -454,11 +626,11 @@ class Survey:
                 )
                 continue
             if entry.kind == "fits":
-                read = read_snana_fits(entry.path, band_map)
+                read = read_snana_fits(entry.path, band_map, reject_photflag=reject_photflag)
             else:
-                read = [read_snana_text(entry.path, band_map)]
+                read = [read_snana_text(entry.path, band_map, reject_photflag=reject_photflag)]
             for lc in read:
-                ignored_by = listing.ignore.get(lc.snid)
+                ignored_by = ignored.get(snid_key(lc.snid))
                 if ignored_by is None:
                     curves.append(lc)
                 else:
@@ -548,3 +720,14 @@ class Survey:
             survey=survey,
         )
         return cls.from_light_curves(curves)
+
+
+def _check_mask(mask: Any) -> int | None:
+    """``reject_photflag``: None or a whole number ≥ 0 (a bit mask)."""
+    if mask is None:
+        return None
+    if isinstance(mask, bool) or not isinstance(mask, int | np.integer) or mask < 0:
+        raise ConfigError(
+            f"expected a bit mask (a whole number >= 0), got {mask!r}", field="reject_photflag"
+        )
+    return int(mask)
