@@ -433,7 +433,7 @@ def test_metadata_table_and_mass_placeholders_in_a_mass_split_config(three_surve
             for name in ("DES", "PS1")
         ],
         "model": {"population": "MassSplit"},
-        "sampler": {"method": "NUTS", "chains": 1, "warmup": 10, "samples": 5, "map_starts": 1,
+        "sampler": {"method": "NUTS", "chains": 1, "warmup": 10, "samples": 5, "init": "prior",
                     "options": {"max_tree_depth": 4}},
         "output": {"dir": str(tmp_path / "split"), "light_curves": 0, "plots": False},
     }  # fmt: skip

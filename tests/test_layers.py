@@ -23,7 +23,7 @@ LAYERS = [
     ("inference", ["_inference"]),
     ("simulation", ["_simulate"]),
     ("sampling", ["_sampling"]),
-    ("figures, sncosmo", ["plots", "_sncosmo"]),
+    ("figures, comparison, sncosmo", ["plots", "_compare", "_sncosmo"]),
     ("application", ["_app"]),
     ("package", ["__init__", "__main__"]),
 ]

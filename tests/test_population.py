@@ -405,10 +405,10 @@ def test_compare_runs_with_psis_loo_against_arviz(sed, survey, tmp_path, capsys)
     from sndust._app._cli import main
 
     runs = {}
-    for name, population in (("single", sd.SinglePopulation()), ("split", sd.MassSplit())):
-        model = sd.HierarchicalModel(sed=sed, survey=survey, population=population)
-        x0 = model.init_position(jax.random.key(7), radius=0.5)
-        draws = x0 + 0.01 * jax.random.normal(jax.random.key(8), (2, 30, model.dim))
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.MassSplit())
+    for name, (seed, spread) in (("near", (7, 0.01)), ("far", (9, 0.05))):
+        x0 = model.init_position(jax.random.key(seed), radius=0.5)
+        draws = x0 + spread * jax.random.normal(jax.random.key(8), (2, 30, model.dim))
         post = sd.Posterior.from_draws(model, np.asarray(draws), method="t", key=jax.random.key(0))
         post.to_netcdf(tmp_path / f"{name}.nc")
         runs[name] = post
@@ -419,18 +419,18 @@ def test_compare_runs_with_psis_loo_against_arviz(sed, survey, tmp_path, capsys)
             np.testing.assert_allclose(result.table.loc[name, key], ref.loc[name, key], rtol=1e-12)
         loo = az.loo(runs[name].idata, pointwise=True)
         np.testing.assert_allclose(result.k_hat[result.names.index(name)], loo.pareto_k.values)
-    assert result.hyper["RV_mean"]["single"][0] > 1.2 and "Delta_M0" in result.hyper
+    assert result.hyper["RV_mean_HM"]["near"][0] > 1.2 and "Delta_M0" in result.hyper
     out = tmp_path / "cmp.json"
     png = tmp_path / "cmp.png"
-    code = main(["compare", str(tmp_path / "single.nc"), str(tmp_path / "split.nc"),
+    code = main(["compare", str(tmp_path / "near.nc"), str(tmp_path / "far.nc"),
                  "--json", str(out), "--figure", str(png)])  # fmt: skip
     assert code == 0
     text = capsys.readouterr().out
-    assert "PSIS-LOO over 8 SNe" in text and "Hyperparameters" in text and "RV_mean" in text
+    assert "PSIS-LOO over 8 SNe" in text and "Hyperparameters" in text and "RV_mean_LM" in text
     data = json.loads(out.read_text())
     assert data["best"] == result.best
-    assert data["runs"]["split"]["dse"] == pytest.approx(float(ref.loc["split", "dse"]))
+    assert data["runs"]["far"]["dse"] == pytest.approx(float(ref.loc["far", "dse"]))
     assert png.read_bytes()[:4] == b"\x89PNG"
-    other = sd.Posterior(runs["single"].idata.isel(sn=slice(0, 3)))
+    other = sd.Posterior(runs["near"].idata.isel(sn=slice(0, 3)))
     with pytest.raises(sd.ConfigError, match="not on the same SNe"):
-        sd.compare([runs["single"], other])
+        sd.compare([runs["near"], other])

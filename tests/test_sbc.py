@@ -24,7 +24,7 @@ N_SURVEYS = 20
 @pytest.fixture(scope="module")
 def rows(sed):
     population = sbc.populations()["single"]
-    sampler = sd.NUTS(num_warmup=150, num_samples=200, max_tree_depth=7)
+    sampler = sd.NUTS(num_warmup=150, num_samples=150, max_tree_depth=7)
     return [
         sbc.fit_one(
             index,
