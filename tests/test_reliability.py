@@ -63,11 +63,21 @@ def draws(folder: Path) -> dict[str, np.ndarray]:
     return {name: post[name].values for name in post.data_vars}
 
 
+def _as_from_a_terminal() -> None:
+    """In the child before exec: SIGINT with its default disposition and unblocked, as a
+    shell gives it to a command (a test worker's own signal state is not inherited)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt(folder: Path, sig: int, phase: str, at: int) -> subprocess.CompletedProcess:
     """Start the fit, send ``sig`` once its checkpoint reached ``at`` steps of ``phase``."""
     cmd = [sys.executable, "-m", "sndust", "fit", "demo", *sets(folder), "--quiet"]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=_as_from_a_terminal,
+    )  # fmt: skip
     checkpoint, deadline = folder / "demo.h5", time.monotonic() + 500
     while proc.poll() is None and time.monotonic() < deadline:
         try:
@@ -110,7 +120,8 @@ def test_ctrl_c_says_how_to_resume_and_that_resume_gives_the_same_draws(referenc
     """SIGINT during warm-up: exit 130, one line naming the checkpoint and the command
     that continues it; that command gives the uninterrupted run's draws."""
     proc = interrupt(tmp_path, signal.SIGINT, "warmup", 10)
-    assert proc.returncode == 130, proc.stderr[-3000:]
+    here = (signal.getsignal(signal.SIGINT), signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    assert proc.returncode == 130, (here, proc.stderr[-3000:])
     line = one_line(proc.stderr)
     assert str(tmp_path / "demo.h5") in line and line.rstrip().endswith("--resume"), line
     command = shlex.split(line.split("continue it with ", 1)[1])
