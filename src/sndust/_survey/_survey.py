@@ -516,17 +516,11 @@ class Survey:
             f"bands ({', '.join(self.band_names)}); padded to n_obs = {self.n_obs}"
         ]
         if self.drops:
-            n_sn = sum(d.band is None and d.mjd is None for d in self.drops)
-            n_band = sum(d.band is not None and d.mjd is None for d in self.drops)
-            n_point = sum(d.mjd is not None for d in self.drops)
-            lines.append(f"Dropped: {n_sn} SNe, {n_band} SN bands, {n_point} observations")
-            by_survey = {d.survey for d in self.drops} - {None}
-            for name in sorted(by_survey, key=[d.survey for d in self.drops].index):
+            lines.append(f"Dropped: {_drop_counts(self.drops)}")
+            surveys = dict.fromkeys(d.survey for d in self.drops if d.survey is not None)
+            for name in surveys:  # a combined survey's drops, counted per survey
                 mine = [d for d in self.drops if d.survey == name]
-                n_sn = sum(d.band is None and d.mjd is None for d in mine)
-                n_band = sum(d.band is not None and d.mjd is None for d in mine)
-                n_point = sum(d.mjd is not None for d in mine)
-                lines.append(f"  {name}: {n_sn} SNe, {n_band} SN bands, {n_point} observations")
+                lines.append(f"  {name}: {_drop_counts(mine)}")
             lines += [f"  {d}" for d in self.drops]
         else:
             lines.append("Dropped: nothing")
@@ -731,3 +725,11 @@ def _check_mask(mask: Any) -> int | None:
             f"expected a bit mask (a whole number >= 0), got {mask!r}", field="reject_photflag"
         )
     return int(mask)
+
+
+def _drop_counts(drops) -> str:
+    """``"N SNe, M SN bands, K observations"`` of a list of drops."""
+    n_sn = sum(d.band is None and d.mjd is None for d in drops)
+    n_band = sum(d.band is not None and d.mjd is None for d in drops)
+    n_point = sum(d.mjd is not None for d in drops)
+    return f"{n_sn} SNe, {n_band} SN bands, {n_point} observations"
