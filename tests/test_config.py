@@ -20,7 +20,7 @@ from helpers import sndust
 
 import sndust as sd
 from sndust._app._config import load_config
-from sndust._app._runs import _truth_beside, load_survey, run_fit
+from sndust._app._runs import _truth_beside, load_survey, run_fit, run_simulate
 from sndust._app._schema import example_configs
 
 BAD = Path(__file__).parent / "bad_configs"
@@ -63,6 +63,27 @@ BAD_CONFIGS = [
     Bad("simulate_bad_design_value", "expected low < high", "simulate.design.z_range", 5, SIM),
     Bad("simulate_unknown_hyper", "did you mean 'mu_R'?", "simulate.hyper.mu_RR", 4, SIM),
     Bad("simulate_unknown_band", "unknown filter 'gX'", "simulate.design.bands", 5, SIM),
+    Bad(
+        "simulate_design_beside_surveys",
+        "in each entry of simulate.surveys",
+        "simulate.n_sn",
+        2,
+        SIM,
+    ),
+    Bad(
+        "simulate_survey_name_path",
+        "expected letters, digits, _ or -",
+        "simulate.surveys.1.name",
+        4,
+        SIM,
+    ),
+    Bad(
+        "simulate_survey_unknown_preset",
+        "unknown survey preset 'sdss'",
+        "simulate.surveys.1.design",
+        4,
+        SIM,
+    ),
     Bad(
         "sampler_option_unknown",
         "unknown option of NUTS 'target_acept'; did you mean 'target_accept'?",
@@ -203,10 +224,14 @@ def test_foundation_example_reads_the_documented_sample(foundation_dir):
 
 def test_every_example_config_validates(tmp_path, monkeypatch):
     examples = example_configs()
-    assert {"foundation_dr1", "simulate_foundation", "fit_simulated"} <= set(examples)
+    assert {"foundation_dr1", "simulate_foundation", "fit_simulated", "simulate_three_surveys",
+            "fit_three_surveys"} <= set(examples)  # fmt: skip
     monkeypatch.chdir(tmp_path)  # built-in examples' paths are relative to the cwd
     (tmp_path / "sim-foundation").mkdir()
     (tmp_path / "foundation_dr1").mkdir()
+    for name in ("foundation", "des", "ps1md"):
+        (tmp_path / "sim-three" / name).mkdir(parents=True)
+    (tmp_path / "sim-three" / "metadata.fitres").touch()
     for name in examples:
         cfg = load_config(name, "simulate" if name.startswith("simulate") else "fit")
         assert Path(cfg["output"]["dir"]).parent == tmp_path
@@ -252,7 +277,7 @@ def test_simulate_then_fit_from_the_command_line(tmp_path):
     survey = sd.Survey.from_snana(sim, bands="auto")
     assert survey.n_sn == 5 and survey.survey_name[0] == "simulated-foundation"
     assert list(truths["SNID"]) == list(survey.snid)
-    assert _truth_beside({"path": str(sim)})["hyper"] == truth["hyper"]
+    assert _truth_beside([{"path": str(sim)}])["hyper"] == truth["hyper"]
     fixed = ["--set", "model.population=FixedPopulation", "--set", "sampler.method=MAP"]
     fixed += ["--set", "sampler.samples=100", "--set", "output.light_curves=2"]
     proc = sndust("fit", "fit_simulated", *fixed, cwd=tmp_path)
@@ -345,21 +370,73 @@ def test_the_registry_knows_every_built_in():
 
 @pytest.fixture(scope="module")
 def three_surveys(tmp_path_factory) -> Path:
-    """Three simulated surveys on disk, one folder each (PS1-, DES- and a second
-    PS1-like design at higher redshift), their SNIDs prefixed by survey."""
-    import jax
-
+    """Three surveys drawn together by `sndust simulate` (`simulate.surveys`: Foundation-,
+    DES- at 0.1 < z < 0.3 and PS1MD-like, 4 SNe each), one folder each, beside
+    metadata.fitres; the files' peaks a search's (2 days rms off the truth)."""
     folder = tmp_path_factory.mktemp("three")
-    sed = sd.BayeSNModel.load("T21")
-    designs = {"FOUND": ("foundation", None), "DES": ("des", (0.1, 0.3)), "PS1": (None, None)}
-    truth = {"mu_R": 2.7, "sigma_R": 0.5, "tau_A": 0.3, "sigma0": 0.1}
-    for k, (name, (design, z_range)) in enumerate(designs.items()):
-        survey, _ = sd.simulate_survey(
-            jax.random.key(40 + k), sed, sd.SinglePopulation(), n_sn=4, hyper=truth,
-            design=design, z_range=z_range, snid_prefix=name,
-        )  # fmt: skip
-        survey.to_snana(folder / name)
+    designs = {"FOUND": "foundation", "DES": {"preset": "des", "z_range": [0.1, 0.3]},
+               "PS1": "ps1md"}  # fmt: skip
+    simulate = {
+        "surveys": [{"name": k, "design": v, "n_sn": 4} for k, v in designs.items()],
+        "header_peak_sd": 2.0, "seed": 40,
+        "hyper": {"mu_R": 2.7, "sigma_R": 0.5, "tau_A": 0.3, "sigma0": 0.1},
+    }  # fmt: skip
+    run_simulate(
+        load_config({"simulate": simulate, "output": {"dir": str(folder)}}, SIM), quiet=True
+    )
     return folder
+
+
+def test_simulate_writes_several_surveys_as_a_compilation(three_surveys):
+    """`simulate.surveys` writes each survey to its folder (its SNIDs, SURVEY and bands)
+    and one metadata table of the true per-SN values by survey; the files' peaks are a
+    search's, the table's the truth, and a survey entry reading the table gets the truth
+    back; the fit of the set finds truth.yaml above the folders; `--set` reaches the
+    entries of a `surveys:` list."""
+    meta = sd.read_fitres(three_surveys / "metadata.fitres")
+    truths = Table.read(three_surveys / "truths.csv", format="ascii.csv")
+    names = [f"{s}0000{k}" for s in ("FOUND", "DES", "PS1") for k in range(4)]
+    assert list(meta["CID"]) == list(truths["SNID"]) == names
+    assert list(meta["SURVEY"]) == list(truths["SURVEY"]) == [n[:-5] for n in names]
+    assert list(meta["IDSURVEY"]) == [1] * 4 + [2] * 4 + [3] * 4
+    assert np.array_equal(meta["PKMJD"], truths["peak_mjd"])
+    assert np.array_equal(meta["HOST_LOGMASS"], truths["log_mass"])
+    entries = []
+    for k, name in enumerate(("FOUND", "DES", "PS1")):
+        files = sd.Survey.from_snana(three_surveys / name, bands="auto")
+        rows = slice(4 * k, 4 * k + 4)
+        assert list(files.snid) == names[rows] and set(files.survey_name) == {name}
+        off = files.peak_mjd - np.asarray(truths["peak_mjd"][rows])
+        assert np.all(off != 0) and 0.3 < np.sqrt(np.mean(off**2)) < 6, off
+        entry = {"name": name, "path": str(three_surveys / name), "bands": "auto",
+                 "metadata_table": str(three_surveys / "metadata.fitres"),
+                 "metadata_match": {"SURVEY": name}}  # fmt: skip
+        entries.append(entry)
+        read = load_survey(load_config({"surveys": [entry], "output": {"dir": "o"}}, "fit")
+                           ["surveys"][0])  # fmt: skip
+        assert np.array_equal(read.peak_mjd, truths["peak_mjd"][rows])
+        assert np.array_equal(read.log_mass, truths["log_mass"][rows])
+        assert f"from {three_surveys / 'metadata.fitres'} for 4 of 4 SNe" in read.notes[0]
+    des = sd.Survey.from_snana(three_surveys / "DES", bands="auto")
+    assert set(des.band_names) <= {"g_DES", "r_DES", "i_DES", "z_DES"}
+    assert np.all((des.z_cmb > 0.1) & (des.z_cmb < 0.3))
+    truth = yaml.safe_load((three_surveys / "truth.yaml").read_text())
+    assert [s["name"] for s in truth["surveys"]] == ["FOUND", "DES", "PS1"]
+    again = {"simulate": {"surveys": truth["surveys"][:1]}, "output": {"dir": str(three_surveys)}}
+    again["simulate"]["surveys"][0]["design"] = "foundation"
+    with pytest.raises(sd.ConfigError, match=r"metadata.fitres, FOUND/FOUND.LIST\): pass"):
+        run_simulate(load_config(again, SIM), quiet=True)  # nothing overwritten
+    assert truth["surveys"][2]["design"]["name"] == "ps1md"
+    assert _truth_beside(entries)["hyper"] == truth["hyper"]
+    assert _truth_beside(entries[:1] + [{"path": str(three_surveys.parent)}]) is None
+    config = {"surveys": entries, "output": {"dir": "o"}}
+    cfg = load_config(config, "fit", ["surveys.1.cuts.z_max=0.2", "surveys.2.bands=auto"])
+    assert cfg["surveys"][1]["cuts"]["z_max"] == 0.2 and cfg["surveys"][0]["cuts"]["z_max"] is None
+    assert config["surveys"][1] == entries[1]  # the caller's mapping is not changed
+    says = "expected an entry number 0-2 of this list, got '3'"
+    with pytest.raises(sd.ConfigError, match=says) as info:
+        load_config(config, "fit", ["surveys.3.cuts.z_max=0.2"])
+    assert info.value.field == "surveys" and info.value.file == "command line"
 
 
 def test_three_surveys_in_one_config_fit_end_to_end(three_surveys, tmp_path):
@@ -396,6 +473,7 @@ def test_three_surveys_in_one_config_fit_end_to_end(three_surveys, tmp_path):
     assert "\n  PS1: light curves without a PHOTFLAG column" in report
     summary = json.loads((tmp_path / "map" / "summary.json").read_text())
     assert set(summary["derived"]) == {"RV_mean", "RV_sd"} and "RV_mean" not in summary["hyper"]
+    assert summary["hyper"]["mu_R"]["truth"] == 2.7  # truth.yaml above the surveys' folders
     path = str(three_surveys / "FOUND")
     for entry, key, says in (
         ({"name": "A B", "path": path}, "surveys.0.name", "expected one word"),

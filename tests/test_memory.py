@@ -108,3 +108,24 @@ def test_fit_programs_hold_bounded_memory_per_observation(sed):
     temp["4 L-BFGS starts"] = _temp_bytes(_map._optimise.lower(joint, starts, None, 5, 1e-3, 0.0))
     per_obs = {name: bytes_ / n_obs for name, bytes_ in temp.items()}
     assert all(b <= BYTES_PER_OBS for b in per_obs.values()), per_obs
+
+
+def test_population_start_hessian_holds_a_few_columns_at_a_time(sed):
+    """The default start's population fit, where the light curves enter it (MassSplitSED's
+    ΔW0: 80 hyperparameters), plans temporaries of a few Hessian columns at a time, not
+    of all 80: about 9 KB per observation and draw, where all columns at once planned
+    about 80 KB (and, on Foundation DR1's 167 SNe × 64 draws, asked for 28 GB)."""
+    from sndust._inference._bfgs import inverse_hessian_blocks
+    from sndust._sampling import _population_start
+
+    survey, _ = sd.simulate_survey(jax.random.key(5), sed, sd.SinglePopulation(), n_sn=6)
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.MassSplitSED())
+    x = model.init_position(jax.random.key(0))
+    hyper = np.asarray(model.layout.hyper_index())
+    index = jnp.asarray(model.layout.per_sn_index())
+    cov = inverse_hessian_blocks(model, x, index, x[index])
+    draws = 8
+    values = _population_start._laplace_draws(model, x, cov, jax.random.key(1), draws)
+    lowered = _population_start._m_step.lower(model, x[hyper], values, True)
+    per_obs_draw = _temp_bytes(lowered) / (int(survey.mask.sum()) * (draws + 1))
+    assert hyper.size == 80 and per_obs_draw <= 2 * BYTES_PER_OBS, per_obs_draw

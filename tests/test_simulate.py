@@ -98,6 +98,42 @@ def test_noise_pulls_are_standard_normal(sed, foundation_like):
     assert stats.kstest(pulls, "norm").pvalue > 1e-3
 
 
+def test_surveys_drawn_together_each_with_its_design(sed):
+    """`simulate_surveys`: one population, each survey's SNe with its own design's
+    redshifts, bands and noise (errors are that design's noise model at the true
+    fluxes), named by survey; the same key gives the same surveys."""
+    designs = {"low": "foundation", "high": sd.SurveyDesign.des()}
+
+    def draw(seed):
+        return sd.simulate_surveys(
+            jax.random.key(seed), sed, sd.SinglePopulation(), designs,
+            n_sn={"low": 3, "high": 2}, hyper=HYPER,
+        )  # fmt: skip
+
+    (survey, truth), (again, _) = draw(3), draw(3)
+    assert_same_survey(survey, again)
+    assert list(survey.snid) == ["low00000", "low00001", "low00002", "high00000", "high00001"]
+    assert survey.survey_name == ("low",) * 3 + ("high",) * 2
+    model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    flux = np.asarray(model.predict_fluxcal(model.unconstrain(truth)))
+    names = np.asarray(survey.band_names)[survey.band]
+    for rows, design in (
+        (slice(0, 3), sd.SurveyDesign.foundation()),
+        (slice(3, 5), designs["high"]),
+    ):
+        m = survey.mask[rows]
+        assert np.all(
+            (survey.z_hel[rows] > design.z_range[0]) & (survey.z_hel[rows] < design.z_range[1])
+        )
+        assert set(names[rows][m]) <= set(design.bands)
+        np.testing.assert_allclose(
+            survey.fluxcal_err[rows][m], design.flux_error(flux[rows], names[rows])[m], rtol=1e-10
+        )
+    with pytest.raises(sd.ConfigError, match="name different surveys") as info:
+        sd.simulate_surveys(jax.random.key(0), sed, sd.SinglePopulation(), designs, n_sn={"low": 3})
+    assert info.value.field == "n_sn"
+
+
 def test_noise_model_terms():
     design = sd.SurveyDesign(depth=22.0, gain=None, mag_err=0.0)
     limit = 10 ** (-0.4 * (22.0 - 27.5))  # FLUXCAL of a 22nd-magnitude source
@@ -129,7 +165,7 @@ def test_volumetric_redshifts_follow_the_comoving_volume():
 
 
 def test_presets_observe_only_what_the_model_covers(sed):
-    for name in ("foundation", "des", "lsst"):
+    for name in ("foundation", "des", "ps1md", "lsst"):
         design = sd.SurveyDesign.preset(name)
         survey, _ = sd.simulate_survey(
             jax.random.key(8), sed, sd.SinglePopulation(), n_sn=6, hyper=HYPER, design=design

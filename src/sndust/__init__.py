@@ -61,6 +61,7 @@ from ._sed import BayeSNModel as BayeSNModel
 from ._sed._bayesn import builtin_models as builtin_models
 from ._simulate import SurveyDesign as SurveyDesign
 from ._simulate import simulate_survey as simulate_survey
+from ._simulate import simulate_surveys as simulate_surveys
 from ._sncosmo import bandpass as bandpass
 from ._survey import Drop as Drop
 from ._survey import LightCurve as LightCurve

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import jax
 import numpy as np
@@ -12,7 +12,7 @@ from ._compile import jit_once
 from ._errors import ConfigError
 from ._survey import Survey
 
-__all__ = ["SurveyDesign", "simulate_survey"]
+__all__ = ["SurveyDesign", "simulate_survey", "simulate_surveys"]
 
 _PS1 = ("g_PS1", "r_PS1", "i_PS1", "z_PS1")
 _PHASES = tuple(float(p) for p in np.linspace(-8.0, 35.0, 10))  # bayesn's benchmark cadence
@@ -42,7 +42,8 @@ class SurveyDesign:
     Hosts and foreground: Milky Way E(B−V) ~ U(0, ``mwebv_max``); log10 host mass uniform
     in ``log_mass_range``, or normal(``log_mass_mean``, ``log_mass_sd``) truncated to it.
 
-    Presets: :meth:`foundation`, :meth:`des`, :meth:`lsst` (``SurveyDesign.preset(name)``).
+    Presets: :meth:`foundation`, :meth:`des`, :meth:`ps1md`, :meth:`lsst`
+    (``SurveyDesign.preset(name)``).
     Their depths, cadences and host-mass distributions are round numbers chosen to look
     like those surveys' low- and high-redshift samples, not fits to them; no selection
     (detection) cut is applied, so a simulated survey has no Malmquist bias.
@@ -153,6 +154,17 @@ class SurveyDesign:
         )  # fmt: skip
 
     @classmethod
+    def ps1md(cls) -> SurveyDesign:
+        """PS1 Medium Deep-like: Pan-STARRS griz, 0.05 < z < 0.5, a visit per band every
+        ~4 days (the fields' rotation, weather lost), nightly-stack depth ~23 mag."""
+        return cls(
+            name="ps1md", bands=_PS1, z_range=(0.05, 0.5),
+            z_distribution="volumetric", phases=None, cadence=4.0, p_miss=0.3,
+            depth=23.0, gain=25.0, mag_err=0.01, mwebv_max=0.05,
+            log_mass_range=(7.0, 12.0), log_mass_mean=10.0, log_mass_sd=0.8,
+        )  # fmt: skip
+
+    @classmethod
     def lsst(cls) -> SurveyDesign:
         """LSST-like (wide-fast-deep): ugrizy, 0.05 < z < 0.5, a visit per band every
         ~10 days, single-visit depths of the LSST science book."""
@@ -167,8 +179,10 @@ class SurveyDesign:
 
     @classmethod
     def preset(cls, name: str) -> SurveyDesign:
-        """The preset called ``name``: ``"foundation"``, ``"des"`` or ``"lsst"``."""
-        presets = {"foundation": cls.foundation, "des": cls.des, "lsst": cls.lsst}
+        """The preset called ``name``: ``"foundation"``, ``"des"``, ``"ps1md"`` or
+        ``"lsst"``."""
+        presets = {"foundation": cls.foundation, "des": cls.des, "ps1md": cls.ps1md,
+                   "lsst": cls.lsst}  # fmt: skip
         if name not in presets:
             raise ConfigError(
                 f"unknown survey preset {name!r}; expected one of {sorted(presets)}",
@@ -253,7 +267,7 @@ def simulate_survey(
     """A survey drawn from ``population`` with the SED model, and its true parameters.
 
     ``design`` (a :class:`SurveyDesign` or a preset name: ``"foundation"``, ``"des"``,
-    ``"lsst"``) sets redshifts, epochs, bands, noise and hosts; the default design is
+    ``"ps1md"``, ``"lsst"``) sets redshifts, epochs, bands, noise and hosts; the default design is
     PS1 griz at 10 fixed rest-frame phases, 0.015 < z < 0.08 uniform, 3% errors. The
     keyword arguments ``bands``, ``phases``, ``z_range``, ``mwebv_max``,
     ``log_mass_range`` and ``mag_err`` override the design's fields of those names.
@@ -266,10 +280,6 @@ def simulate_survey(
         ``(survey, truth)``: a :class:`sndust.Survey` and a dict of the true physical values
         (the keys of :meth:`sndust.HierarchicalModel.constrain`).
     """
-    from ._filters import as_filter_bank
-    from ._forward._prepare import band_covered
-    from ._model import HierarchicalModel
-
     if isinstance(design, str):
         design = SurveyDesign.preset(design)
     design = design or SurveyDesign()
@@ -282,10 +292,73 @@ def simulate_survey(
         if value is not None
     }  # fmt: skip
     design = dataclasses.replace(design, **changes)
+    _check_count(n_sn)
+
+    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel()[-1])
+    name = "simulated" if design.name == "simple" else f"simulated-{design.name}"
+    template = _template(design, n_sn, rng, sed, filters, snid_prefix, name)
+    return _observe(key, [(template, design, rng)], sed, population, hyper, dust, filters,
+                    cosmology)  # fmt: skip
+
+
+def simulate_surveys(
+    key,
+    sed,
+    population,
+    designs: Mapping[str, SurveyDesign | str],
+    *,
+    n_sn: int | Mapping[str, int] = 50,
+    hyper: dict | None = None,
+    dust=None,
+    filters=None,
+    cosmology=None,
+):
+    """Several surveys drawn together from one population, as a compilation combines
+    them (Foundation-, DES- and PS1-like samples in one fit).
+
+    ``designs`` maps each survey's name to its :class:`SurveyDesign` (or preset name);
+    ``n_sn`` is one number for all or a number per survey. The hyperparameters (given in
+    ``hyper``, others drawn from their priors) are shared, so the population sees one
+    combined survey and may give each survey its own values through ``host.survey``.
+    Each survey draws its SNe, epochs and noise from its own stream of ``key``; SNe are
+    named ``<survey><k:05d>``.
+
+    Returns:
+        ``(survey, truth)``: the combined :class:`sndust.Survey` (``Survey.concat`` under
+        the designs' names, so each SN carries its survey; ``survey.select`` by
+        ``survey_name`` gives each back) and the true physical values.
+    """
+    if not isinstance(designs, Mapping) or not designs:
+        raise ConfigError(
+            f"expected a mapping of survey names to designs, got {designs!r}", field="designs"
+        )
+    counts = n_sn if isinstance(n_sn, Mapping) else dict.fromkeys(designs, n_sn)
+    unknown = sorted(set(counts) ^ set(designs))
+    if unknown:
+        raise ConfigError(f"n_sn and designs name different surveys: {unknown}", field="n_sn")
+    parts = []
+    for k, (name, design) in enumerate(designs.items()):
+        if isinstance(design, str):
+            design = SurveyDesign.preset(design)
+        _check_count(counts[name])
+        part_key = np.asarray(jax.random.key_data(jax.random.fold_in(key, 100 + k)))
+        rng = np.random.default_rng(part_key.ravel()[-1])
+        parts.append((_template(design, counts[name], rng, sed, filters, str(name), str(name)),
+                      design, rng))  # fmt: skip
+    return _observe(key, parts, sed, population, hyper, dust, filters, cosmology)
+
+
+def _check_count(n_sn) -> None:
     if isinstance(n_sn, bool) or not isinstance(n_sn, int | np.integer) or n_sn < 1:
         raise ConfigError(f"expected a positive whole number, got {n_sn!r}", field="n_sn")
 
-    rng = np.random.default_rng(np.asarray(jax.random.key_data(key)).ravel()[-1])
+
+def _template(design, n_sn, rng, sed, filters, snid_prefix, survey_name):
+    """A survey of ``design``'s SNe with their epochs, bands, redshifts and hosts, and
+    unit fluxes (to be replaced by the model's)."""
+    from ._filters import as_filter_bank
+    from ._forward._prepare import band_covered
+
     bank = as_filter_bank(filters)
     z = design.redshifts(rng, n_sn)
     lo_t, hi_t = sed.phase_range
@@ -305,7 +378,7 @@ def simulate_survey(
         mjd.append(peak[k] + days[inside])
         obs_band.append(names[inside])
     ones = [np.ones(t.size) for t in mjd]
-    template = Survey.from_arrays(
+    return Survey.from_arrays(
         [f"{snid_prefix}{k:05d}" for k in range(n_sn)],
         mjd,
         obs_band,
@@ -317,8 +390,20 @@ def simulate_survey(
         peak_mjd=peak,
         mwebv=rng.uniform(0.0, design.mwebv_max, n_sn),
         log_mass=design.log_masses(rng, n_sn),
-        survey="simulated" if design.name == "simple" else f"simulated-{design.name}",
+        survey=survey_name,
     )
+
+
+def _observe(key, parts, sed, population, hyper, dust, filters, cosmology):
+    """The survey of ``parts`` (template, design, its random stream) observed through
+    the model at true parameters drawn with ``key``, each SN with its design's noise."""
+    from ._model import HierarchicalModel
+
+    templates = [template for template, _, _ in parts]
+    if len(parts) == 1:
+        template = templates[0]
+    else:
+        template = Survey.concat(*templates, names=[t.survey_name[0] for t in templates])
     model = HierarchicalModel(
         sed=sed,
         survey=template,
@@ -327,10 +412,10 @@ def simulate_survey(
         filters=filters,
         cosmology=cosmology,
     )
-    if model.n_sn != n_sn or not np.array_equal(
+    if model.n_sn != template.n_sn or not np.array_equal(
         np.asarray(model.prepared.observed_mask()), template.mask
     ):
-        raise ConfigError(  # the epochs and bands above are chosen to avoid this
+        raise ConfigError(  # the epochs and bands chosen above avoid this
             "the model drops simulated observations: " + model.prepared.report(),
             field="design",
         )
@@ -339,8 +424,13 @@ def simulate_survey(
     flux = np.asarray(flux, np.float64)
     m = template.mask
     names = np.asarray(template.band_names)[template.band]
-    err = np.where(m, design.flux_error(flux, names), 1.0)
-    noisy = flux + err * rng.standard_normal(flux.shape)
+    noisy, err = np.ones_like(flux), np.ones_like(flux)
+    start = 0
+    for part, design, rng in parts:
+        rows = slice(start, start + part.n_sn)
+        start += part.n_sn
+        err[rows] = np.where(m[rows], design.flux_error(flux[rows], names[rows]), 1.0)
+        noisy[rows] = flux[rows] + err[rows] * rng.standard_normal(flux[rows].shape)
     survey = dataclasses.replace(
         template,
         fluxcal=np.where(m, noisy, template.fluxcal),

@@ -6,6 +6,7 @@
     sndust simulate CONFIG.yaml [--set SECTION.KEY=VALUE ...] [--overwrite]
     sndust config [NAME]
     sndust summarize RUN.nc
+    sndust compare RUN.nc RUN.nc [...] [--names NAME ...] [--figure PNG] [--json FILE]
 
 ``demo`` is the whole method on a survey with known answers: the built-in configuration
 ``demo`` (``sndust config demo`` prints it) run by ``sndust fit``: it simulates SNe from
@@ -16,7 +17,8 @@ SN and the population to those fits as the start, samples the posterior with NUT
 per-SN distances (SNANA FITRES) and plots to ``--out``. ``fit`` does the same for the
 survey, cuts, model and sampler a YAML file names (see ``sndust config`` for the
 examples and every key); ``simulate`` writes a simulated survey as SNANA files with its
-truths.
+truths, or several surveys drawn together (``simulate.surveys``), a folder each, with a
+metadata table as a compilation gives one.
 
 An output folder holding an earlier run's results is refused unless ``--resume``
 (continue its checkpoint) or ``--overwrite`` (replace them) says what to do, and nothing
@@ -139,7 +141,12 @@ def simulate(args) -> int:
 
 
 def config(args) -> int:
-    from ._schema import _REQUIRED, _SAMPLER_RESERVED, SCHEMAS, example_configs
+    from ._schema import _REQUIRED, _SAMPLER_RESERVED, LISTS, SCHEMAS, example_configs
+
+    def keys_of(keys: dict, indent: str) -> None:
+        for name, key in keys.items():
+            default = "required" if key.default is _REQUIRED else f"default {key.default!r}"
+            print(f"{indent}{name:20s} {key.help} ({default})")
 
     examples = example_configs()
     if args.name is None:
@@ -150,9 +157,10 @@ def config(args) -> int:
             print(f"\nKeys of a `sndust {command}` configuration:")
             for section, keys in schema.items():
                 print(f"  {section}:")
-                for name, key in keys.items():
-                    default = "required" if key.default is _REQUIRED else f"default {key.default!r}"
-                    print(f"    {name:20s} {key.help} ({default})")
+                keys_of(keys, "    ")
+            for where, (what, keys) in LISTS[command].items():
+                print(f"  {where}: ({what}; a list, each entry:)")
+                keys_of(keys, "    - ")
         for kind, key, what, reserved in (
             ("sampler", "sampler.options", "sampler", _SAMPLER_RESERVED),
             ("dust", "model.dust_options", "dust law", {}),

@@ -31,6 +31,7 @@ from ._schema import (
     _validate,
     example_configs,
     parse_yaml,
+    validate_simulated_surveys,
     validate_surveys,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "build_sampler",
     "build_sed",
     "load_config",
+    "simulated_designs",
 ]
 
 
@@ -89,19 +91,22 @@ def load_config(
                 raise
             value = text
         node, path = data, []
-        for part in parts[:-1]:  # descend, copying, into nested mappings
+        for part, below in zip(parts[:-1], parts[1:]):  # descend, copying, into the config
+            at = _index(node, part, ".".join(path + [part]))
             path.append(part)
-            current = node.get(part)
+            current = node[at] if isinstance(node, list) else node.get(part)
             if current is None:
                 cli.add(".".join(path))  # created on the command line
                 current = {}
             elif path[-1] == "design" and isinstance(current, str):
                 current = {"preset": current}  # a preset name refined by design fields
+            elif isinstance(current, list) and below.isdigit():
+                current = list(current)  # an entry of a list: surveys.0.cuts.z_max
             elif not isinstance(current, Mapping):
                 raise in_file.error(".".join(path), f"expected a mapping of keys, got {current!r}")
-            node[part] = dict(current)
-            node = node[part]
-        node[parts[-1]] = value
+            node[at] = dict(current) if isinstance(current, Mapping) else current
+            node = node[at]
+        node[_index(node, parts[-1], key)] = value
         cli.add(key)
     source = _Source(file, lines, base, cli)
     surveys = data.pop("surveys", None) if command == "fit" else None
@@ -110,7 +115,16 @@ def load_config(
     if surveys is not None:
         data["survey"] = {}  # its defaults; the surveys are the list's
     out = _validate(data, schema, source)
-    out["surveys"] = None if surveys is None else validate_surveys(surveys, source)
+    if command == "fit":
+        out["surveys"] = None if surveys is None else validate_surveys(surveys, source)
+    elif out["simulate"]["surveys"] is not None:
+        given = sorted({"design", "n_sn"} & set(data["simulate"]))
+        if given:
+            raise source.error(
+                f"simulate.{given[0]}",
+                "give design and n_sn in each entry of simulate.surveys, not beside it",
+            )
+        out["simulate"]["surveys"] = validate_simulated_surveys(out["simulate"]["surveys"], source)
     for where, section in _survey_sections(out):
         table = section.get("peak_table")
         if table is not None and Path(table).name != table:  # (a bare name: its folder's)
@@ -154,8 +168,8 @@ def _check_models(cfg: dict, command: str, source: _Source) -> None:
             values["population"], values["population_options"], f"{section}.population"
         )
         if command == "simulate":
-            design = build_design(values["design"])
-            _check_bands(design.bands, "simulate.design.bands")
+            for where, design in simulated_designs(values).items():
+                _check_bands(design.bands, f"{where}.bands")
             _check_hyper(values, population, "simulate.hyper")
     except ConfigError as err:
         raise source.error(err.field or section, err.message) from None
@@ -293,6 +307,29 @@ def build_sed(name: str, field: str = "model.sed"):
         return sd.BayeSNModel.load(name)
     except sd.SndustError as err:
         raise ConfigError(f"{err}", field=field) from None
+
+
+def _index(node, part: str, key: str):
+    """Where ``part`` of a ``--set`` key lies in ``node``: a mapping's key, or a list's
+    position (``surveys.0.cuts``) among those there are."""
+    if not isinstance(node, list):
+        return part
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(
+            f"expected an entry number 0-{len(node) - 1} of this list, got {part!r}",
+            file="command line",
+            field=key.rpartition(".")[0],
+        )
+    return int(part)
+
+
+def simulated_designs(sim: dict) -> dict[str, Any]:
+    """Dotted key -> :class:`SurveyDesign` of each survey a validated ``simulate``
+    section draws (one, or each entry of ``surveys``)."""
+    if sim["surveys"] is None:
+        return {"simulate.design": build_design(sim["design"])}
+    where = [f"simulate.surveys.{i}.design" for i in range(len(sim["surveys"]))]
+    return {w: build_design(entry["design"], w) for w, entry in zip(where, sim["surveys"])}
 
 
 def build_design(value: Any, field: str = "simulate.design"):

@@ -21,6 +21,7 @@ from ._config import (
     build_population,
     build_sampler,
     build_sed,
+    simulated_designs,
 )
 from ._report import FIGURES, per_sn_coverage, print_recovery, recovery_table, write_figures
 
@@ -34,39 +35,60 @@ def _say(quiet: bool):
 # ----------------------------------------------------------------------------- simulate
 def run_simulate(cfg: dict, *, quiet: bool = False) -> dict[str, Any]:
     """Simulate the configured survey and write it as SNANA text files, with
-    ``truth.yaml`` (hyperparameters, design, model) and ``truths.csv`` (per-SN values)."""
+    ``truth.yaml`` (hyperparameters, design, model) and ``truths.csv`` (per-SN values).
+    With ``simulate.surveys``, the surveys are drawn together from one population and
+    each is written to a folder of its name, beside ``metadata.fitres`` (one row per SN:
+    CID, SURVEY, IDSURVEY, zHD, zHEL, PKMJD, HOST_LOGMASS, MWEBV), as a compilation
+    releases them."""
     import jax
 
     import sndust as sd
 
     say = _say(quiet)
     sim, out = cfg["simulate"], Path(cfg["output"]["dir"])
+    names = None if sim["surveys"] is None else [entry["name"] for entry in sim["surveys"]]
     _writable(out)
-    earlier = [out / "truth.yaml", out / "truths.csv", *sorted(out.glob("*.LIST"))]
-    earlier = [path.name for path in earlier if path.exists()]
+    earlier = [out / "truth.yaml", out / "truths.csv", out / _METADATA, *sorted(out.glob("*.LIST"))]
+    earlier += [path for name in names or () for path in sorted((out / name).glob("*.LIST"))]
+    earlier = [str(path.relative_to(out)) for path in earlier if path.exists()]
     if earlier and not cfg["output"]["overwrite"]:
         raise ConfigError(
             f"{out} holds an earlier simulation ({', '.join(earlier)}): pass --overwrite to "
             "replace it, or choose another output.dir (nothing was written)",
             field="output.dir",
         )
-    design = build_design(sim["design"])
+    designs = list(simulated_designs(sim).values())
     sed = build_sed(sim["sed"], "simulate.sed")
     population = build_population(
         sim["population"], sim["population_options"], "simulate.population"
     )
     # names and values were checked by load_config; array hyperparameters are nested lists
     hyper = {str(k): np.asarray(v, np.float64) for k, v in sim["hyper"].items()}
+    key, dust = jax.random.key(sim["seed"]), build_dust(sim, "simulate")
     try:
-        survey, truth = sd.simulate_survey(
-            jax.random.key(sim["seed"]), sed, population, n_sn=sim["n_sn"], hyper=hyper,
-            design=design, dust=build_dust(sim, "simulate"),
-        )  # fmt: skip
+        if names is None:
+            survey, truth = sd.simulate_survey(
+                key, sed, population, n_sn=sim["n_sn"], hyper=hyper, design=designs[0], dust=dust
+            )
+        else:
+            survey, truth = sd.simulate_surveys(
+                key, sed, population, dict(zip(names, designs)), hyper=hyper, dust=dust,
+                n_sn={entry["name"]: entry["n_sn"] for entry in sim["surveys"]},
+            )  # fmt: skip
     except ConfigError as err:
         if err.message.startswith("unknown hyperparameters"):
             raise ConfigError(err.message, field=f"simulate.hyper.{err.field}") from None
         raise
-    paths = survey.to_snana(out, overwrite=cfg["output"]["overwrite"])
+    files = _search_peaks(survey, sim["header_peak_sd"], key)
+    overwrite = cfg["output"]["overwrite"]
+    if names is None:
+        paths = files.to_snana(out, overwrite=overwrite)
+    else:
+        paths = []
+        for name in names:
+            part = files.select([i for i, s in enumerate(files.survey_name) if s == name])
+            paths += part.to_snana(out / name, overwrite=overwrite)
+        _write_metadata(survey, names, out / _METADATA)
     n = survey.n_sn
     # the values given, not their round trip through the sampler's coordinates
     scalars = {
@@ -82,10 +104,20 @@ def run_simulate(cfg: dict, *, quiet: bool = False) -> dict[str, Any]:
         "population_options": sim["population_options"],
         "dust": sim["dust"],
         "hyper": scalars,
-        "design": dataclasses.asdict(design),
+        "header_peak_sd": sim["header_peak_sd"],
     }
+    if names is None:
+        record["design"] = dataclasses.asdict(designs[0])
+    else:
+        record["surveys"] = [
+            {"name": entry["name"], "n_sn": entry["n_sn"], "design": dataclasses.asdict(design)}
+            for entry, design in zip(sim["surveys"], designs)
+        ]
     (out / "truth.yaml").write_text(yaml.safe_dump(_plain(record), sort_keys=False))
-    columns = {"SNID": np.asarray(survey.snid), "z_cmb": survey.z_cmb, "log_mass": survey.log_mass}
+    columns = {"SNID": np.asarray(survey.snid), "z_cmb": survey.z_cmb, "log_mass": survey.log_mass,
+               "peak_mjd": survey.peak_mjd}  # fmt: skip
+    if names is not None:
+        columns = {"SNID": columns["SNID"], "SURVEY": np.asarray(survey.survey_name)} | columns
     for name, value in truth.items():
         v = np.asarray(value)
         if v.ndim == 1 and v.shape[0] == n:
@@ -93,14 +125,66 @@ def run_simulate(cfg: dict, *, quiet: bool = False) -> dict[str, Any]:
     from astropy.table import Table
 
     Table(columns).write(out / "truths.csv", format="ascii.csv", overwrite=True)
-    say(
-        f"simulated {n} SNe ({design.name} design: {', '.join(survey.band_names)}; "
-        f"z {survey.z_cmb.min():.3f}–{survey.z_cmb.max():.3f}; "
-        f"{int(survey.mask.sum())} observations) with "
-        + ", ".join(f"{k} = {v:.3g}" for k, v in scalars.items())
-    )
-    say(f"wrote {len(paths)} SNANA files, {out.name}.LIST, truth.yaml and truths.csv to {out}")
+    said = ", ".join(f"{k} = {v:.3g}" for k, v in scalars.items())
+    if names is None:
+        say(
+            f"simulated {n} SNe ({designs[0].name} design: {', '.join(survey.band_names)}; "
+            f"z {survey.z_cmb.min():.3f}–{survey.z_cmb.max():.3f}; "
+            f"{int(survey.mask.sum())} observations) with {said}"
+        )
+        say(f"wrote {len(paths)} SNANA files, {out.name}.LIST, truth.yaml and truths.csv to {out}")
+    else:
+        say(f"simulated {n} SNe in {len(names)} surveys with {said}:")
+        for name, design in zip(names, designs):
+            rows = np.asarray(survey.survey_name) == name
+            z = survey.z_cmb[rows]
+            say(
+                f"  {name}: {int(rows.sum())} SNe ({design.name} design: "
+                f"{', '.join(design.bands)}; z {z.min():.3f}–{z.max():.3f}; "
+                f"{int(survey.mask[rows].sum())} observations) in {out / name}"
+            )
+        say(f"wrote {len(paths)} SNANA files, {_METADATA}, truth.yaml and truths.csv to {out}")
     return {"survey": survey, "truth": truth, "paths": paths}
+
+
+#: The per-SN table a simulation of several surveys writes beside their folders.
+_METADATA = "metadata.fitres"
+
+
+def _search_peaks(survey, sd_days: float, key):
+    """``survey`` as its files tell it: peak dates scattered by ``sd_days`` about the
+    true ones (a search's estimate), the true ones kept for the metadata table."""
+    if sd_days == 0:
+        return survey
+    import jax
+
+    seed = np.asarray(jax.random.key_data(jax.random.fold_in(key, 2))).ravel()[-1]
+    scatter = np.random.default_rng(seed).normal(0.0, sd_days, survey.n_sn)
+    return dataclasses.replace(survey, peak_mjd=survey.peak_mjd + scatter)
+
+
+def _write_metadata(survey, names: list[str], path: Path) -> None:
+    """``metadata.fitres``: each SN's survey (name and number), redshifts, true peak
+    date, host mass and Milky Way E(B−V), one row per SN."""
+    from astropy.table import Table
+
+    from .._fitres import write_fitres
+
+    number = {name: k + 1 for k, name in enumerate(names)}
+    table = Table(
+        {
+            "CID": list(survey.snid),
+            "SURVEY": list(survey.survey_name),
+            "IDSURVEY": [number[s] for s in survey.survey_name],
+            "zHD": survey.z_cmb,
+            "zHEL": survey.z_hel,
+            "PKMJD": survey.peak_mjd,
+            "HOST_LOGMASS": survey.log_mass,
+            "MWEBV": survey.mwebv,
+        }
+    )
+    surveys = ", ".join(f"{k} {name}" for name, k in number.items())
+    write_fitres(table, path, comments=(f"sndust simulate: IDSURVEY {surveys}",))
 
 
 def _plain(value):
@@ -240,13 +324,12 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
     earlier = _check_output(out, stem, checkpoint, resume, cfg["output"]["overwrite"])
 
     truth = None
-    if cfg.get("surveys"):
-        survey = load_surveys(cfg["surveys"])
-    elif cfg["survey"]["simulate"] is not None:
+    if cfg["survey"]["simulate"] is not None and not cfg.get("surveys"):
         survey, truth = _simulated(cfg["survey"], m, say)
     else:
-        survey = load_survey(cfg["survey"])
-        beside = _truth_beside(cfg["survey"])
+        several = cfg.get("surveys")
+        survey = load_surveys(several) if several else load_survey(cfg["survey"])
+        beside = _truth_beside(several or [cfg["survey"]])
         truth = None if beside is None else beside["hyper"]
     n_read = survey.n_sn
     population = build_population(m["population"], m["population_options"])
@@ -306,7 +389,18 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
         )
     if s["method"] == "MAP":
         t0 = time.perf_counter()
-        draws = sd.laplace(model, start).sample(k_run, s["samples"])[None]
+        try:
+            approx = sd.laplace(model, start)
+        except sd.ModelError as err:  # a ridge, not a peak: say what to do instead
+            raise sd.ModelError(
+                f"MAP+Laplace: the joint MAP after {s['map_steps']} steps is not a peak the "
+                f"Laplace approximation can describe ({err.message}). A hierarchical "
+                "model's joint mode often lies where a scatter (sigma0, sigma_R) runs to "
+                "zero; sample the posterior instead (sampler.method: NUTS or "
+                "AdjustedMCLMC)",
+                field="sampler.method",
+            ) from None
+        draws = approx.sample(k_run, s["samples"])[None]
         seconds = {"warmup": 0.0, "sampling": time.perf_counter() - t0}
         post = sd.Posterior.from_draws(
             model, draws, method="MAP+Laplace",
@@ -500,16 +594,30 @@ def _check_memory(s: dict, model, sampler) -> None:
         )
 
 
-def _truth_beside(section: dict) -> dict | None:
-    """``truth.yaml`` written by ``sndust simulate`` in the survey's folder, if any."""
-    paths = section["path"] if isinstance(section["path"], list) else [section["path"]]
-    if len(paths) != 1 or not Path(paths[0]).is_dir():
+def _truth_beside(sections: list[dict]) -> dict | None:
+    """``truth.yaml`` written by ``sndust simulate`` beside the light curves, if any: in
+    the survey's folder, or (a survey of a simulated set) in the folder above; several
+    surveys must share one."""
+    files = set()
+    for section in sections:
+        paths = section["path"] if isinstance(section["path"], list) else [section["path"]]
+        if len(paths) != 1 or not Path(paths[0]).is_dir():
+            return None
+        folder = Path(paths[0]).resolve()
+        file = next((f for f in (folder / "truth.yaml", folder.parent / "truth.yaml")
+                     if f.is_file()), None)  # fmt: skip
+        if file is None:
+            return None
+        files.add(file)
+    if len(files) != 1:
         return None
-    file = Path(paths[0]) / "truth.yaml"
-    if not file.is_file():
-        return None
+    file = files.pop()
     try:
         truth = yaml.safe_load(file.read_text())
     except yaml.YAMLError:
         return None
-    return truth if isinstance(truth, dict) and isinstance(truth.get("hyper"), dict) else None
+    if not isinstance(truth, dict) or not isinstance(truth.get("hyper"), dict):
+        return None
+    if file.parent != Path(sections[0]["path"]).resolve() and "surveys" not in truth:
+        return None  # the folder above is a simulated set's only when it says so
+    return truth

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -29,7 +30,7 @@ from .._errors import ConfigError
 from . import _registry
 from ._registry import unknown as _unknown
 
-__all__ = ["SCHEMAS", "example_configs"]
+__all__ = ["LISTS", "SCHEMAS", "example_configs"]
 
 _REQUIRED = object()
 #: JAX keys hold 32 bits of a seed without 64-bit mode: larger seeds would alias smaller ones
@@ -219,12 +220,32 @@ _OUTPUT = {
 _SIMULATE = {
     "design": _Key("any", "foundation", "preset name or a mapping of SurveyDesign fields"),
     "n_sn": _Key("int", 100, "supernovae to draw", low=1),
+    "surveys": _Key(
+        "any",
+        None,
+        "instead of design and n_sn: several surveys drawn together, each in a folder of "
+        "its own, with metadata.fitres (each entry: name, design, n_sn)",
+        nullable=True,
+    ),  # fmt: skip
+    "header_peak_sd": _Key(
+        "number",
+        0.0,
+        "days: the files' SEARCH_PEAKMJD scattered about the true peak by this much (as a "
+        "search's estimate is); metadata.fitres keeps the true peak",
+        low=0,
+    ),  # fmt: skip
     "seed": _Key("int", 0, "random seed", low=0, high=_MAX_SEED),
     "sed": _MODEL["sed"],
     "population": _MODEL["population"],
     "population_options": _MODEL["population_options"],
     "dust": _MODEL["dust"],
     "hyper": _Key("mapping", {}, "hyperparameter values (others drawn from their priors)"),
+}
+#: An entry of ``simulate.surveys:``: one survey of a simulated set.
+SIMULATED_ENTRY = {
+    "name": _Key("str", _REQUIRED, "the survey's name: its folder, SNID prefix and SURVEY"),
+    "design": _Key("any", _REQUIRED, "preset name or a mapping of SurveyDesign fields"),
+    "n_sn": _Key("int", 100, "supernovae to draw", low=1),
 }
 _SIM_OUTPUT = {
     "dir": _Key("path", _REQUIRED, "folder for the SNANA files, truth.yaml and truths.csv"),
@@ -240,6 +261,13 @@ SCHEMAS: dict[str, dict[str, dict[str, _Key]]] = {
         "output": _OUTPUT,
     },  # fmt: skip
     "simulate": {"simulate": _SIMULATE, "output": _SIM_OUTPUT},
+}
+#: Lists of sections, by command: dotted key -> (what the list is, the keys of an entry).
+LISTS = {
+    "fit": {"surveys": ("instead of survey: several surveys in one fit", SURVEY_ENTRY)},
+    "simulate": {
+        "simulate.surveys": ("instead of design and n_sn: several surveys", SIMULATED_ENTRY)
+    },
 }
 #: Sections that may be left out entirely (all their keys have defaults).
 _OPTIONAL_SECTIONS = {"cuts", "model", "sampler"}
@@ -418,18 +446,46 @@ def validate_surveys(entries: Any, source: _Source) -> list[dict]:
         raise source.error(
             "surveys", "expected a list of survey sections (each: name, path, bands, ...)"
         )
+    out = _named_entries(entries, SURVEY_ENTRY, "surveys", source)
+    for i, values in enumerate(out):
+        values["cuts"] = _validate_keys(values["cuts"] or {}, _CUTS, f"surveys.{i}.cuts", source)
+    return out
+
+
+def validate_simulated_surveys(entries: Any, source: _Source) -> list[dict]:
+    """The ``simulate.surveys:`` list: each entry a ``name`` (a file-name-safe word),
+    a ``design`` and its ``n_sn``; dotted keys ``simulate.surveys.<i>.<key>``."""
+    where = "simulate.surveys"
+    if not isinstance(entries, list) or not entries:
+        raise source.error(where, "expected a list of surveys (each: name, design, n_sn)")
+    out = _named_entries(entries, SIMULATED_ENTRY, where, source)
+    for i, values in enumerate(out):
+        if not _FILE_WORD.fullmatch(values["name"]):
+            raise source.error(
+                f"{where}.{i}.name",
+                f"expected letters, digits, _ or - (a folder and SNID prefix), got "
+                f"{values['name']!r}",
+            )
+    return out
+
+
+_FILE_WORD = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _named_entries(entries: list, keys: dict, where: str, source: _Source) -> list[dict]:
+    """Each entry of a list of named sections checked against ``keys``; names one word
+    and distinct."""
     out, seen = [], {}
     for i, entry in enumerate(entries):
-        values = _validate_keys(entry, SURVEY_ENTRY, f"surveys.{i}", source)
+        values = _validate_keys(entry, keys, f"{where}.{i}", source)
         name = values["name"]
         if not name.strip() or any(c.isspace() for c in name) or "#" in name:
-            raise source.error(f"surveys.{i}.name", f"expected one word, got {name!r}")
+            raise source.error(f"{where}.{i}.name", f"expected one word, got {name!r}")
         if name in seen:
             raise source.error(
-                f"surveys.{i}.name", f"survey {name!r} is also entry {seen[name]}; names differ"
+                f"{where}.{i}.name", f"survey {name!r} is also entry {seen[name]}; names differ"
             )
         seen[name] = i
-        values["cuts"] = _validate_keys(values["cuts"] or {}, _CUTS, f"surveys.{i}.cuts", source)
         out.append(values)
     return out
 

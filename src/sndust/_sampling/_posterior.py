@@ -11,8 +11,10 @@ FLUXCAL points fitted) and ``constant_data`` (redshifts, μ̂, host masses). Sav
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
+import logging
 import os
 
 import arviz as az
@@ -37,6 +39,22 @@ ESS_MIN = 400.0
 #: larger R-hat are reported as disagreeing (stuck apart, or still on their way), and the
 #: warm-up is extended where asked (``run(extend_warmup=)``)
 WARMUP_RHAT_MAX = 1.1
+
+
+@contextlib.contextmanager
+def _one_chain_quietly(chains: int):
+    """ArviZ's "Shape validation failed" warning silenced for one chain (MAP + Laplace
+    draws, a one-chain run): its R-hat is NaN there by definition, and the summary says
+    so; other warnings pass. (ArviZ 0.x logs through ``arviz._log``, a logger outside
+    the logging registry.)"""
+    logger = getattr(az, "_log", None) or logging.getLogger("arviz")
+    level = logger.level
+    if chains == 1:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def warmup_rhat(lp, hyper=None) -> float | None:
@@ -249,7 +267,8 @@ class Posterior:
                 + ", ".join(self.idata.posterior.data_vars),
                 field="var_names",
             )
-        table = az.summary(self.idata, var_names=var_names, **kwargs)
+        with _one_chain_quietly(self.idata.posterior.sizes["chain"]):
+            table = az.summary(self.idata, var_names=var_names, **kwargs)
         table.attrs["divergences"] = self.divergences
         table.attrs["sampler"] = self.idata.posterior.attrs.get("sampler")
         return table
