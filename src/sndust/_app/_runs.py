@@ -394,10 +394,10 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
         except sd.ModelError as err:  # a ridge, not a peak: say what to do instead
             raise sd.ModelError(
                 f"MAP+Laplace: the joint MAP after {s['map_steps']} steps is not a peak the "
-                f"Laplace approximation can describe ({err.message}). A hierarchical "
-                "model's joint mode often lies where a scatter (sigma0, sigma_R) runs to "
-                "zero; sample the posterior instead (sampler.method: NUTS or "
-                "AdjustedMCLMC)",
+                f"Laplace approximation can describe ({err.message.split(':')[0]}). A "
+                "hierarchical model's joint mode often lies where a scatter (sigma0, "
+                "sigma_R) runs to zero; sample the posterior instead (sampler.method: NUTS "
+                "or AdjustedMCLMC)",
                 field="sampler.method",
             ) from None
         draws = approx.sample(k_run, s["samples"])[None]
