@@ -119,6 +119,7 @@ def test_importing_sndust_leaves_jax_devices_unset():
         (["demo", "--n-sn", "1"], "--n-sn must be at least 2"),
         (["demo", "--samples", "0"], "--samples must be at least 1"),
         (["demo", "--tree-depth", "0"], "--tree-depth must be at least 1"),
+        (["compare", "a.nc", "b.nc", "--hyper-draws", "0"], "--hyper-draws must be at least 1"),
     ],
 )
 def test_bad_demo_options_are_named(args, message):

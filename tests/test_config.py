@@ -279,7 +279,7 @@ def test_simulate_then_fit_from_the_command_line(tmp_path):
     assert list(truths["SNID"]) == list(survey.snid)
     assert _truth_beside([{"path": str(sim)}])["hyper"] == truth["hyper"]
     fixed = ["--set", "model.population=FixedPopulation", "--set", "sampler.method=MAP"]
-    fixed += ["--set", "sampler.samples=100", "--set", "output.light_curves=2"]
+    fixed += ["--set", "sampler.samples=400", "--set", "output.light_curves=2"]
     proc = sndust("fit", "fit_simulated", *fixed, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "5 SNe read, 5 after cuts, 5 fitted" in proc.stdout
@@ -290,6 +290,16 @@ def test_simulate_then_fit_from_the_command_line(tmp_path):
     assert np.all(np.abs(table["MU"] - truths["D"]) < 4 * table["MUERR"] + 0.05)
     for png in ("hubble_residuals.png", "dust_vs_mass.png", "light_curves.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    # the integrated comparison rebuilds the run's model from the config.yaml beside it;
+    # per-SN fits have no hyperparameters: each SN's elpd is its evidence, with p_loo 0
+    run = str(out / "run.nc")
+    proc = sndust("compare", run, run, "--names", "a", "b", "--draws", "512", "--json",
+                  str(tmp_path / "cmp.json"), cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "its own parameters integrated out, 512 importance draws per SN" in proc.stdout
+    cmp = json.loads((tmp_path / "cmp.json").read_text())
+    assert cmp["method"] == "integrated" and cmp["runs"]["a"]["p_loo"] == pytest.approx(0, abs=1e-6)
+    assert cmp["importance_sampling"]["a"]["mc_se_total"] < 0.5
     bad = sndust("fit", str(BAD / "unknown_key.yaml"), cwd=tmp_path)
     assert bad.returncode == 2
     assert "unknown_key.yaml:5, field 'sampler.chians': unknown key" in bad.stderr

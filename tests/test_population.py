@@ -393,7 +393,7 @@ def test_bad_population_arguments(sed, survey):
 
 
 def test_compare_runs_with_psis_loo_against_arviz(sed, survey, tmp_path, capsys):
-    """`sndust compare` (and ``sd.compare``) of two runs on the same SNe: elpd
+    """`sndust compare --pointwise` (and ``sd.compare``) of two runs on the same SNe: elpd
     differences with their SEs and per-SN Pareto k̂ are ArviZ's own (``az.compare``,
     ``az.loo`` on the stored per-SN log-likelihood), the hyperparameters and derived
     quantities side by side, the figure and JSON written; runs on different SNe are
@@ -422,11 +422,14 @@ def test_compare_runs_with_psis_loo_against_arviz(sed, survey, tmp_path, capsys)
     assert result.hyper["RV_mean_HM"]["near"][0] > 1.2 and "Delta_M0" in result.hyper
     out = tmp_path / "cmp.json"
     png = tmp_path / "cmp.png"
-    code = main(["compare", str(tmp_path / "near.nc"), str(tmp_path / "far.nc"),
-                 "--json", str(out), "--figure", str(png)])  # fmt: skip
+    files = [str(tmp_path / "near.nc"), str(tmp_path / "far.nc")]
+    assert main(["compare", *files]) == 2  # integrated by default: it needs the runs' configs
+    assert "near.nc: no config.yaml beside it" in capsys.readouterr().err
+    code = main(["compare", *files, "--pointwise", "--json", str(out), "--figure", str(png)])
     assert code == 0
     text = capsys.readouterr().out
     assert "PSIS-LOO over 8 SNe" in text and "Hyperparameters" in text and "RV_mean_LM" in text
+    assert "pointwise" in text
     data = json.loads(out.read_text())
     assert data["best"] == result.best
     assert data["runs"]["far"]["dse"] == pytest.approx(float(ref.loc["far", "dse"]))

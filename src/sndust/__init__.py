@@ -37,6 +37,8 @@ from ._inference import MAP as MAP
 from ._inference import Laplace as Laplace
 from ._inference import MAPResult as MAPResult
 from ._inference import laplace as laplace
+from ._marginal import SNMarginals as SNMarginals
+from ._marginal import sn_marginal_likelihoods as sn_marginal_likelihoods
 from ._model import HierarchicalModel as HierarchicalModel
 from ._population import AbstractDustPopulation as AbstractDustPopulation
 from ._population import DustPopulation as DustPopulation

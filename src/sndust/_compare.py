@@ -1,11 +1,22 @@
 """Which population do the data prefer: PSIS-LOO (Vehtari, Gelman & Gabry 2017) of runs on
-the same SNe, from the per-SN flux log-likelihood every posterior stores, through ArviZ
-(``az.loo``, ``az.compare``); the runs' hyperparameters side by side; per-SN elpd
-differences against host mass and redshift.
+the same SNe through ArviZ (``az.loo``, ``az.compare``); the runs' hyperparameters side
+by side; per-SN elpd differences against host mass and redshift.
 
 Leave-one-out here leaves out one *SN* (all its photometry), the unit a population
 describes; its Pareto k̂ says whether importance sampling could stand in for refitting
 without that SN (k̂ > 0.7: it could not, and that SN's elpd is unreliable).
+
+Two ways, by what each draw's weight is:
+
+* **integrated** (with ``models=``; the default of ``sndust compare``): each SN's
+  likelihood with its own parameters integrated out, ``p(data_i | h_s)``, at the
+  hyperparameter draws (:func:`sndust.sn_marginal_likelihoods`). Leaving an SN out
+  frees its own parameters, and this is the weight that accounts for it.
+* **pointwise**: the per-SN flux log-likelihood of the joint draws, stored with every
+  run. Cheap, but its weights ``1 / p(data_i | x_i,s)`` follow the SN's own
+  parameters, which its light curve pins down: on Foundation DR1 k̂ > 0.7 for all 167
+  SNe under every population, and on a simulated survey its elpd is off by several
+  nats per SN against refits without each SN (benchmarks/README.md, "Leave-one-SN-out").
 """
 
 from __future__ import annotations
@@ -30,7 +41,16 @@ _MOSTLY_UNRELIABLE = (
     "(theta, A_V, R_V, distance, epsilon), which its light curve pins down, so the "
     "posterior cannot stand in for the fit without it; the elpd differences are not to "
     "be trusted. (Measured on Foundation DR1: k̂ > 0.7 for all 167 SNe under every "
-    "population; benchmarks/README.md.)"
+    "population; benchmarks/README.md.) The integrated comparison integrates those "
+    "parameters out: sndust compare without --pointwise, or compare(..., models=...)."
+)
+
+
+_MOSTLY_UNRELIABLE_INTEGRATED = (
+    "most SNe's LOO terms are unreliable even with their own parameters integrated out: "
+    "leaving out one SN moves the hyperparameters further than the draws used cover (few "
+    "SNe per hyperparameter, an unconverged run, or too few draws: --hyper-draws); do not "
+    "trust these differences"
 )
 
 
@@ -49,6 +69,9 @@ class Comparison:
         hyper: ``{parameter: {run: (mean, sd)}}`` over the runs' hyperparameters and
             derived quantities.
         log_mass, z: each SN's host mass and CMB redshift (from the first run).
+        method: ``"integrated"`` or ``"pointwise"`` (module docstring).
+        marginals: the integrated method's :class:`sndust.SNMarginals` of each run, by
+            name (importance-sampling diagnostics: ``k_hat``, ``ess``, ``mc_se``).
     """
 
     names: tuple[str, ...]
@@ -61,6 +84,8 @@ class Comparison:
     log_mass: np.ndarray
     z: np.ndarray
     warnings: tuple[str, ...] = field(default=())
+    method: str = "pointwise"
+    marginals: dict[str, Any] = field(default_factory=dict)
 
     @property
     def best(self) -> str:
@@ -69,7 +94,12 @@ class Comparison:
     def report(self) -> str:
         """The comparison as text: elpd differences with their SEs, k̂ warnings naming
         the SNe, then the hyperparameters side by side."""
-        lines = [f"PSIS-LOO over {len(self.snid)} SNe (leave one SN out); best first:"]
+        if self.method == "integrated":
+            draws = next(iter(self.marginals.values())).draws
+            how = f"its own parameters integrated out, {draws} importance draws per SN"
+        else:
+            how = "pointwise: the stored per-SN likelihood of the joint draws"
+        lines = [f"PSIS-LOO over {len(self.snid)} SNe (leave one SN out; {how}); best first:"]
         width = max(len(n) for n in self.names)
         lines.append(
             f"  {'run':{width}s}  {'elpd_loo':>10s} {'se':>7s}  {'elpd_diff':>9s} {'dse':>7s}"
@@ -81,6 +111,11 @@ class Comparison:
                 f"  {name:{width}s}  {row['elpd_loo']:10.2f} {row['se']:7.2f}  "
                 f"{row['elpd_diff']:9.2f} {row['dse']:7.2f}  {row['p_loo']:7.2f}  {bad:8d}"
             )
+        if self.marginals:
+            se = ", ".join(
+                f"{n} {np.sqrt(np.sum(m.mc_se**2)):.2f}" for n, m in self.marginals.items()
+            )
+            lines.append(f"  Monte Carlo SE of elpd_loo from the importance draws: {se}")
         lines += [f"  warning: {w}" for w in self.warnings]
         lines.append("Hyperparameters (posterior mean ± sd):")
         pad = max((len(p) for p in self.hyper), default=0)
@@ -113,7 +148,22 @@ class Comparison:
             },
             "hyper": {p: {n: list(v) for n, v in runs.items()} for p, runs in self.hyper.items()},
             "warnings": list(self.warnings),
-        }
+            "method": self.method,
+        } | (
+            {
+                "importance_sampling": {
+                    name: {
+                        "draws": m.draws,
+                        "mc_se_total": float(np.sqrt(np.sum(m.mc_se**2))),
+                        "k_hat_over": [s for s, k in zip(self.snid, m.k_hat) if k > K_HAT_MAX],
+                        "seconds": m.seconds,
+                    }
+                    for name, m in self.marginals.items()
+                }
+            }
+            if self.marginals
+            else {}
+        )
 
     def figure(self, path: str | os.PathLike | None = None):
         """Per-SN elpd of each run minus the best run's, against host mass and
@@ -140,13 +190,35 @@ class Comparison:
         return _finish(fig, path)
 
 
-def compare(posteriors: Sequence[Any], names: Sequence[str] | None = None) -> Comparison:
+def compare(
+    posteriors: Sequence[Any],
+    names: Sequence[str] | None = None,
+    *,
+    models: Sequence[Any] | None = None,
+    key=None,
+    draws: int = 2048,
+    hyper_draws: int | None = None,
+    progress=None,
+) -> Comparison:
     """PSIS-LOO comparison of posteriors of the same SNe (:class:`sndust.Posterior`
     objects or netCDF paths).
 
+    Args:
+        posteriors: two or more runs.
+        names: a name for each (default: file names, else population names).
+        models: each run's :class:`sndust.HierarchicalModel`: the integrated comparison
+            (module docstring; :func:`sndust.sn_marginal_likelihoods`). Without, the
+            pointwise one.
+        key: PRNG key of the importance draws (default ``jax.random.key(0)``; the same
+            for every run).
+        draws, hyper_draws: passed to :func:`sndust.sn_marginal_likelihoods`.
+        progress: called with a line of text as each run's integration ends (the
+            command prints them).
+
     Raises:
         ConfigError: fewer than two runs, names of the wrong number or repeated, runs
-            on different SNe (naming them), or a run without per-SN log-likelihood.
+            on different SNe (naming them), a run without per-SN log-likelihood, or
+            models not matching their runs.
     """
     import arviz as az
 
@@ -180,12 +252,26 @@ def compare(posteriors: Sequence[Any], names: Sequence[str] | None = None) -> Co
                 "fits of one dataset",
                 field="runs",
             )
+    marginals = {}
+    if models is not None:
+        marginals = _integrated(runs, names, models, key, draws, hyper_draws, progress)
     with warnings.catch_warnings():  # the k̂ ArviZ warns of are reported by SN below
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        loo = {
-            name: az.loo(run.idata, pointwise=True, var_name="flux")
-            for name, run in zip(names, runs)
-        }
+        if marginals:
+            loo = {
+                name: az.loo(
+                    _as_idata(marginals[name], snid),
+                    pointwise=True,
+                    var_name="marginal",
+                    reff=None if marginals[name].hyper else 1.0,  # no hyperparameters
+                )  # fmt: skip
+                for name in names
+            }
+        else:
+            loo = {
+                name: az.loo(run.idata, pointwise=True, var_name="flux")
+                for name, run in zip(names, runs)
+            }
         table = az.compare(loo, ic="loo")
     elpd = np.stack([np.asarray(loo[n].loo_i) for n in names])
     k_hat = np.stack([np.asarray(loo[n].pareto_k) for n in names])
@@ -200,7 +286,15 @@ def compare(posteriors: Sequence[Any], names: Sequence[str] | None = None) -> Co
                 + more
             )
     if (k_hat > K_HAT_MAX).mean() > 0.5:
-        said.insert(0, _MOSTLY_UNRELIABLE)
+        said.insert(0, _MOSTLY_UNRELIABLE if not marginals else _MOSTLY_UNRELIABLE_INTEGRATED)
+    for name, m in marginals.items():
+        bad = [s for s, k in zip(snid, m.k_hat) if k > K_HAT_MAX]
+        if bad:
+            said.append(
+                f"{name}: the importance draws of {len(bad)} SNe's integrated likelihood "
+                f"have k̂ > {K_HAT_MAX} (unreliable; more draws, or a longer run, whose "
+                "per-SN draws set the proposals): " + ", ".join(bad[:_LISTED])
+            )
     hyper: dict[str, dict[str, tuple[float, float]]] = {}
     for name, run in zip(names, runs):
         for param in (*run.hyper_names, *run.derived_names):
@@ -220,4 +314,54 @@ def compare(posteriors: Sequence[Any], names: Sequence[str] | None = None) -> Co
         log_mass=np.asarray(const["log_mass"].values, float),
         z=np.asarray(const["z_cmb"].values, float),
         warnings=tuple(said),
+        method="integrated" if marginals else "pointwise",
+        marginals=marginals,
     )
+
+
+def _integrated(runs, names, models, key, draws, hyper_draws, progress):
+    """Each run's :class:`sndust.SNMarginals`."""
+    import jax
+
+    from ._marginal import sn_marginal_likelihoods
+
+    if len(models) != len(runs):
+        raise ConfigError(
+            f"expected {len(runs)} models, one per run, got {len(models)}", field="models"
+        )
+    key = jax.random.key(0) if key is None else key
+    out = {}
+    for name, run, model in zip(names, runs, models):
+        try:
+            out[name] = sn_marginal_likelihoods(
+                model, run, key, draws=draws, hyper_draws=hyper_draws
+            )
+        except ConfigError as err:
+            raise ConfigError(f"run {name}: {err.message}", field="models") from None
+        if progress is not None:
+            m = out[name]
+            how = "at every draw" if m.light_curves_per_draw else "once"
+            progress(
+                f"{name}: each SN's parameters integrated out at {m.log_lik.shape[0]} chains × "
+                f"{m.log_lik.shape[1]} hyperparameter draws ({m.draws} importance draws per "
+                f"SN, light curves evaluated {how}): {m.seconds:.0f} s"
+            )
+    return out
+
+
+def _as_idata(marginal, snid):
+    """An InferenceData of the integrated per-SN log-likelihood (and the hyperparameter
+    draws it was computed at, for ArviZ's relative efficiency)."""
+    import arviz as az
+    import xarray as xr
+
+    chains, draws, _ = marginal.log_lik.shape
+    coords = {"chain": np.arange(chains), "draw": np.arange(draws)}
+    posterior = xr.Dataset(
+        {k: (("chain", "draw"), v) for k, v in marginal.hyper.items()}, coords=coords
+    )
+    loglik = xr.Dataset(
+        {"marginal": (("chain", "draw", "sn"), marginal.log_lik)},
+        coords=coords | {"sn": list(snid)},
+    )
+    return az.InferenceData(posterior=posterior, log_likelihood=loglik)

@@ -7,6 +7,7 @@
     sndust config [NAME]
     sndust summarize RUN.nc
     sndust compare RUN.nc RUN.nc [...] [--names NAME ...] [--figure PNG] [--json FILE]
+        [--pointwise] [--draws N] [--hyper-draws N] [--seed N]
 
 ``demo`` is the whole method on a survey with known answers: the built-in configuration
 ``demo`` (``sndust config demo`` prints it) run by ``sndust fit``: it simulates SNe from
@@ -96,9 +97,24 @@ def compare(args) -> int:
     for run in args.runs:
         if not Path(run).is_file():
             return _fail(f"{run}: no such file")
+    models = None
+    if not args.pointwise:  # each run's model, from the config.yaml its fit wrote
+        import jax
+
+        from ._runs import model_of_run
+
+        jax.config.update("jax_enable_x64", True)
+        models = [model_of_run(run) for run in args.runs]
     try:
-        result = sd.compare(args.runs, names=args.names)
+        result = sd.compare(
+            args.runs, names=args.names, models=models, draws=args.draws,
+            hyper_draws=args.hyper_draws,
+            key=None if args.pointwise else jax.random.key(args.seed),
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )  # fmt: skip
     except (OSError, ValueError) as err:
+        if isinstance(err, sd.SndustError):
+            raise
         return _fail(f"not sndust posterior files ({err})")
     print(result.report())
     if args.figure:
@@ -246,11 +262,25 @@ def main(argv=None) -> int:
     p.add_argument("--names", nargs="+", help="a name for each run (default: file names)")
     p.add_argument("--figure", help="write per-SN elpd differences vs mass and z here (PNG)")
     p.add_argument("--json", help="write the comparison as JSON here")
+    p.add_argument(
+        "--pointwise", action="store_true",
+        help="PSIS-LOO of the per-SN likelihood stored with each run (fast; unreliable "
+        "when most SNe's k-hat exceed 0.7) instead of integrating each SN's parameters "
+        "out (which rebuilds each run's model from the config.yaml beside it)",
+    )  # fmt: skip
+    p.add_argument("--draws", type=int, default=2048, help="importance draws per SN (default 2048)")
+    p.add_argument(
+        "--hyper-draws", type=int, default=None,
+        help="at most this many hyperparameter draws (default 2000; 100 where the "
+        "hyperparameters reach the light curves other than as a magnitude offset)",
+    )  # fmt: skip
+    p.add_argument("--seed", type=int, default=0, help="seed of the importance draws")
     p.set_defaults(handler=compare)
     args = parser.parse_args(argv)
-    for name in ("n_sn", "chains", "warmup", "samples", "tree_depth"):
+    for name in ("n_sn", "chains", "warmup", "samples", "tree_depth", "draws", "hyper_draws"):
         low = 0 if name == "warmup" else (2 if name == "n_sn" else 1)
-        if getattr(args, name, low) < low:
+        value = getattr(args, name, None)  # None: not this command's, or its default
+        if value is not None and value < low:
             return _fail(f"--{name.replace('_', '-')} must be at least {low}")
     if args.command == "demo" and (flags := _flags_for_cores(args.chains)):
         # read by JAX when its backends start (importing sndust does not start them); a

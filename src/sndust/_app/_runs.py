@@ -9,7 +9,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import yaml
@@ -300,6 +300,69 @@ def _simulated(section: dict, model: dict, say):
     return survey, truth
 
 
+class Built(NamedTuple):
+    """What a fit configuration describes: the survey after cuts, its model, the truth
+    where known, the number of SNe read, the SED model and the dust law."""
+
+    survey: Any
+    model: Any
+    truth: dict | None
+    n_read: int
+    sed: Any
+    dust: Any
+
+
+def build_model(cfg: dict, say=None) -> Built:
+    """The survey (read or simulated, then cut) and hierarchical model a validated fit
+    configuration describes."""
+    import sndust as sd
+
+    say = say or _say(True)
+    m = cfg["model"]
+    truth = None
+    if cfg["survey"]["simulate"] is not None and not cfg.get("surveys"):
+        survey, truth = _simulated(cfg["survey"], m, say)
+    else:
+        several = cfg.get("surveys")
+        survey = load_surveys(several) if several else load_survey(cfg["survey"])
+        beside = _truth_beside(several or [cfg["survey"]])
+        truth = None if beside is None else beside["hyper"]
+    n_read = survey.n_sn
+    population = build_population(m["population"], m["population_options"])
+    needed = {
+        name: f"{type(population).__name__} needs it"
+        for name in population.host_fields
+        if name in sd.Survey.__dataclass_fields__
+    }
+    survey = survey.cut(**_cut_arguments(cfg["cuts"]), require=needed or None)
+    sed = build_sed(m["sed"])
+    dust = build_dust(m)
+    model = sd.HierarchicalModel(
+        sed=sed, survey=survey, population=population, dust=dust, dtype=m["dtype"]
+    )
+    return Built(survey, model, truth, n_read, sed, dust)
+
+
+def model_of_run(run: str | Path):
+    """The model a run of ``sndust fit`` sampled, rebuilt from the ``config.yaml`` its
+    command wrote beside ``run`` (its netCDF file).
+
+    Raises:
+        ConfigError: no ``config.yaml`` beside it (naming the path).
+    """
+    config = Path(run).parent / "config.yaml"
+    if not config.is_file():
+        raise ConfigError(
+            f"{run}: no config.yaml beside it to rebuild the run's model (sndust fit writes "
+            "one into its output folder); pass --pointwise for PSIS-LOO of the stored "
+            "per-SN likelihood instead",
+            field="runs",
+        )
+    from ._config import load_config
+
+    return build_model(load_config(config, "fit")).model
+
+
 def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str, Any]:
     """Read (or simulate), cut, fit and report the configured survey; write the run's
     files to ``output.dir``: ``NAME.nc`` (``output.name``, default ``run``),
@@ -323,27 +386,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
         checkpoint = None
     earlier = _check_output(out, stem, checkpoint, resume, cfg["output"]["overwrite"])
 
-    truth = None
-    if cfg["survey"]["simulate"] is not None and not cfg.get("surveys"):
-        survey, truth = _simulated(cfg["survey"], m, say)
-    else:
-        several = cfg.get("surveys")
-        survey = load_surveys(several) if several else load_survey(cfg["survey"])
-        beside = _truth_beside(several or [cfg["survey"]])
-        truth = None if beside is None else beside["hyper"]
-    n_read = survey.n_sn
-    population = build_population(m["population"], m["population_options"])
-    needed = {
-        name: f"{type(population).__name__} needs it"
-        for name in population.host_fields
-        if name in sd.Survey.__dataclass_fields__
-    }
-    survey = survey.cut(**_cut_arguments(cfg["cuts"]), require=needed or None)
-    sed = build_sed(m["sed"])
-    dust = build_dust(m)
-    model = sd.HierarchicalModel(
-        sed=sed, survey=survey, population=population, dust=dust, dtype=m["dtype"]
-    )
+    survey, model, truth, n_read, sed, dust = build_model(cfg, say)
     sampler = None if s["method"] == "MAP" else build_sampler(s)
     _check_memory(s, model, sampler)
 
