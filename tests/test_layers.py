@@ -23,7 +23,7 @@ LAYERS = [
     ("inference", ["_inference"]),
     ("simulation", ["_simulate"]),
     ("sampling", ["_sampling"]),
-    ("figures, comparison, sncosmo", ["plots", "_compare", "_sncosmo"]),
+    ("figures, comparison, sncosmo", ["plots", "_compare", "_marginal", "_sncosmo"]),
     ("application", ["_app"]),
     ("package", ["__init__", "__main__"]),
 ]

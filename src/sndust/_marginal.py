@@ -13,8 +13,10 @@ the SN's light curve pins ``x_i`` far more tightly than the population does, the
 are dominated by a few draws, and on Foundation DR1 Pareto k̂ exceeds 0.7 for all 167
 SNe under every population (benchmarks/README.md). With ``x_i`` integrated out the
 weights are ``1 / p(data_i | h_s)``: one SN among many moves the hyperparameters
-little, and PSIS works (Vehtari, Gelman & Gabry 2017, section 3 (the "integrated"
-importance sampling of hierarchical models); Vehtari et al. 2016, JMLR 17:1).
+little, and PSIS works (where one SN does move them, a sparsely populated mass bin, k̂
+says so). (The marginal rather than the conditional likelihood of a
+latent-variable model: Merkle, Furr & Rabe-Hesketh 2019, Psychometrika 84, 802;
+Vehtari, Mononen, Tolvanen, Sivula & Winther 2016, JMLR 17(103).)
 
 ``p(data_i | h_s)`` is estimated by importance sampling, one proposal per SN for every
 hyperparameter draw, so the light curves are evaluated once per proposal draw and not
