@@ -138,6 +138,11 @@ def test_a_model_not_of_the_run_is_refused(sed, survey):
     assert renamed.snid == model.snid  # the same names, other photometry
     with pytest.raises(sd.ConfigError, match="photometry is not this model's"):
         sd.sn_marginal_likelihoods(renamed, post, jax.random.key(0))
+    ccm = sd.HierarchicalModel(
+        sed=sed, survey=survey, population=sd.SinglePopulation(), dust=sd.CCM89()
+    )
+    with pytest.raises(sd.ConfigError, match="another SED model, dust law or data"):
+        sd.sn_marginal_likelihoods(ccm, post, jax.random.key(0))
     split = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.MassSplit())
     with pytest.raises(sd.ConfigError, match="no draws of mu_R_HM"):
         sd.sn_marginal_likelihoods(split, post, jax.random.key(0))

@@ -58,6 +58,7 @@ from numpyro.distributions.transforms import biject_to
 
 from ._errors import ConfigError
 from ._model._hierarchical import TMAX_RANGE
+from ._model._params import PER_SN
 
 __all__ = ["SNMarginals", "sn_marginal_likelihoods"]
 
@@ -204,6 +205,33 @@ def _check_run(model, posterior):
             f"population ({type(model.population).__name__})",
             field="model",
         )
+    if "log_likelihood" in posterior.idata.groups():  # the same data, another model?
+        _check_likelihood(model, posterior)
+
+
+def _check_likelihood(model, posterior):
+    """The model's per-SN likelihood at the run's first draw is the one the run stored:
+    otherwise the model is not the run's (another SED model or dust law, say, rebuilt
+    from a config.yaml that a later run in the same folder overwrote)."""
+    post = posterior.posterior
+    draw = {
+        name: np.asarray(post[name].values[0, 0])
+        for name in (*model.hyper_names, *(n for n in PER_SN if n in post))
+    }
+    flat = model.unconstrain(draw)
+    ours = np.asarray(_likelihood_per_sn(model, flat), np.float64)
+    theirs = np.asarray(posterior.idata.log_likelihood["flux"].values[0, 0], np.float64)
+    if not np.allclose(ours, theirs, rtol=1e-5, atol=1e-3):
+        worst = int(np.argmax(np.abs(ours - theirs)))
+        raise ConfigError(
+            "the model's likelihood at the run's first draw is not the run's (SN "
+            f"{model.snid[worst]}: {ours[worst]:.3f} here, {theirs[worst]:.3f} stored): "
+            "another SED model, dust law or data",
+            field="model",
+        )
+
+
+_likelihood_per_sn = eqx.filter_jit(lambda model, flat: model.log_likelihood_per_sn(flat))
 
 
 def _likelihood_depends_on_hyper(model) -> str:
