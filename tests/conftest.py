@@ -38,6 +38,7 @@ FOUNDATION = SHARED / "data" / "foundation_dr1"
 MODELS = ("T21", "W22", "M20")
 REFERENCE_SEED = 20261122  # make_bayesn_reference.py's default --seed
 SCRIPT = Path(__file__).parent / "reference" / "make_bayesn_reference.py"
+SCRIPT_G25 = Path(__file__).parent / "reference" / "make_bayesn_reference_g25.py"
 
 
 @contextlib.contextmanager
@@ -93,6 +94,37 @@ def bayesn_env() -> dict:
     return dict(os.environ, XLA_FLAGS=flags.strip())
 
 
+def _cached_reference(out: Path, names, commands) -> Path:
+    """``out`` holding ``<name>.npz`` for every name, written by the bayesn subprocesses
+    ``commands`` (each a function of the directory to write into) unless already there.
+
+    pytest-xdist workers share the cache: one generates (into a temporary directory,
+    renamed when complete), the others wait on the lock and reuse it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f"{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not all((out / f"{n}.npz").is_file() for n in names):
+            tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
+            shutil.rmtree(tmp, ignore_errors=True)
+            procs = [
+                subprocess.Popen(
+                    command(tmp),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=bayesn_env(),
+                )
+                for command in commands
+            ]
+            for label, proc in zip(names, procs):
+                _, err = proc.communicate(timeout=1200)
+                if proc.returncode != 0:
+                    pytest.fail(f"bayesn reference generation for {label} failed:\n{err[-4000:]}")
+            shutil.rmtree(out, ignore_errors=True)
+            os.replace(tmp, out)
+    return out
+
+
 @pytest.fixture(scope="session")
 def bayesn_reference(foundation_dir) -> Path:
     """Directory of <MODEL>.npz written by bayesn; regenerated whenever the script changes."""
@@ -101,33 +133,36 @@ def bayesn_reference(foundation_dir) -> Path:
         return Path(preset)
     digest = hashlib.sha1(SCRIPT.read_bytes()).hexdigest()[:12]
     out = Path(__file__).parent / ".cache" / f"bayesn_ref_{digest}"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # pytest-xdist workers share the cache: one generates (into a temporary directory,
-    # renamed when complete), the others wait on the lock and reuse it
-    with open(out.parent / f"{out.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not all((out / f"{m}.npz").is_file() for m in MODELS):
-            tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")
-            shutil.rmtree(tmp, ignore_errors=True)
-            # one process per model, all at once (each model's seed as in a single run)
-            procs = [
-                subprocess.Popen(
-                    [sys.executable, str(SCRIPT), str(tmp), str(foundation_dir)]
-                    + ["--models", name, "--seed", str(REFERENCE_SEED + k)],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                    env=bayesn_env(),
-                )
-                for k, name in enumerate(MODELS)
-            ]
-            for name, proc in zip(MODELS, procs):
-                _, err = proc.communicate(timeout=1200)
-                if proc.returncode != 0:
-                    pytest.fail(f"bayesn reference generation for {name} failed:\n{err[-4000:]}")
-            shutil.rmtree(out, ignore_errors=True)
-            os.replace(tmp, out)
-    return out
+    # one process per model, all at once (each model's seed as in a single run)
+    commands = [
+        lambda tmp, k=k, name=name: (
+            [sys.executable, str(SCRIPT), str(tmp), str(foundation_dir)]
+            + ["--models", name, "--seed", str(REFERENCE_SEED + k)]
+        )
+        for k, name in enumerate(MODELS)
+    ]
+    return _cached_reference(out, MODELS, commands)
+
+
+@pytest.fixture(scope="session")
+def bayesn_reference_g25() -> Path:
+    """``G25_85day.npz`` written by bayesn 0.4.0 from the shipped G25_85day model file
+    (tests/reference/make_bayesn_reference_g25.py, ~40 s once); regenerated whenever
+    that script, the script it imports from, or the model file changes. Under
+    ``SNDUST_BAYESN_REF`` it is read from there when present."""
+    preset = os.environ.get("SNDUST_BAYESN_REF")
+    if preset and (Path(preset) / "G25_85day.npz").is_file():
+        return Path(preset)
+    model = REPO / "model_files" / "models" / "G25_85day" / "BAYESN.YAML"
+    sha = hashlib.sha1()
+    for path in (SCRIPT_G25, SCRIPT, model):
+        sha.update(path.read_bytes())
+    out = Path(__file__).parent / ".cache" / f"bayesn_ref_g25_{sha.hexdigest()[:12]}"
+
+    def command(tmp):
+        return [sys.executable, str(SCRIPT_G25), str(tmp), str(model)]
+
+    return _cached_reference(out, ("G25_85day",), [command])
 
 
 @pytest.fixture(scope="session")

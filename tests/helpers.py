@@ -15,7 +15,16 @@ import sndust as sd
 
 #: every built-in population, dust law and sampler (a new built-in is added here too)
 POPULATIONS = ("SinglePopulation", "MassSplit", "MassSplitSED", "RedshiftLinear", "FixedPopulation")
-DUST_LAWS = ("Fitzpatrick99", "CCM89", "ODonnell94")
+DUST_LAWS = (
+    "Fitzpatrick99",
+    "CCM89",
+    "ODonnell94",
+    "Gordon23",
+    "Fitzpatrick19",
+    "FitzpatrickMassa07",
+    "Gordon03SMCBar",
+    "Calzetti00",
+)
 SAMPLERS = ("NUTS", "MCLMC", "AdjustedMCLMC")
 
 # ---------------------------------------------------------------------------- 4 SNe
@@ -80,3 +89,35 @@ def sndust(*args, cwd=None, timeout=900) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "sndust", *args], capture_output=True, text=True,
         timeout=timeout, cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )  # fmt: skip
+
+
+def fluxcal_of_reference_simulation(sed, ref):
+    """sndust's FLUXCAL for the survey a bayesn reference file simulated (its ``sim_*``
+    arrays: ``SEDmodel.simulate_light_curve`` with a free time of maximum and δM), and
+    the prepared survey; every simulated point must be kept."""
+    import numpy as np
+
+    n_sn = ref["sim_z"].size
+    z = ref["sim_z"]
+    survey = sd.Survey.from_arrays(
+        snid=[f"sim{k}" for k in range(n_sn)],
+        mjd=[60000.0 + ref["sim_phase"] * (1 + z[k]) for k in range(n_sn)],
+        band=[ref["sim_band"]] * n_sn,
+        fluxcal=list(ref["sim_flux"]),
+        fluxcal_err=list(0.02 * ref["sim_flux"]),
+        z_hel=z,
+        peak_mjd=np.full(n_sn, 60000.0),
+        mwebv=ref["sim_ebv_mw"],
+    )
+    prepared = sd.prepare(survey, sed, free_tmax=True)
+    assert prepared.n_sn == n_sn and np.asarray(prepared.observed_mask()).all()
+    flux = prepared.fluxcal(
+        theta=ref["sim_theta"],
+        A_V=ref["sim_AV"],
+        R_V=ref["sim_RV"],
+        e=ref["sim_e"],
+        distmod=ref["sim_mu"],
+        delta_M=ref["sim_del_M"],
+        t_max=ref["sim_tmax"],
+    )
+    return np.asarray(flux), prepared

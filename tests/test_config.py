@@ -50,6 +50,13 @@ BAD_CONFIGS = [
     Bad("unknown_sampler", "unknown value 'HMC'", "sampler.method", 5),
     Bad("reversed_window", "expected low < high", "cuts.phase_window", 5),
     Bad("bad_population_option", "spilt", "model.population_options", 6),
+    Bad(
+        "milky_way_R_V_of_a_fixed_curve",
+        "Gordon03SMCBar is a fixed curve with R_V = 2.74; got R_V = 3.1",
+        "model.milky_way_R_V",
+        6,
+    ),
+    Bad("milky_way_unknown_law", "did you mean 'Gordon23'?", "model.milky_way", 5),
     Bad("unimportable_population", "cannot import", "model.population", 5),
     Bad("zero_chains", "expected a value >= 1, got 0", "sampler.chains", 5),
     Bad("not_yaml", "not valid YAML", None, 4),

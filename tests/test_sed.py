@@ -28,7 +28,7 @@ def test_builtin_models_load(name, n_l):
 def test_bayesn_spelling_and_path(tmp_path):
     t21 = sd.BayeSNModel.load("T21")
     assert np.array_equal(sd.BayeSNModel.load("T21_model").W0, t21.W0)
-    assert sd.builtin_models() == ("M20", "T21", "W22")
+    assert sd.builtin_models() == ("G25_85day", "M20", "T21", "W22")
     src = sd._files.model_files_dir() / "models" / "T21" / "BAYESN.YAML"
     (tmp_path / "BAYESN.YAML").write_text(src.read_text())
     assert np.array_equal(sd.BayeSNModel.load(tmp_path).W1, t21.W1)
@@ -50,7 +50,7 @@ def test_hsiao_resampling_is_a_natural_spline_in_wavelength():
 
 
 def test_unknown_model_lists_builtins():
-    with pytest.raises(sd.ModelError, match="M20, T21, W22") as exc:
+    with pytest.raises(sd.ModelError, match="G25_85day, M20, T21, W22") as exc:
         sd.BayeSNModel.load("T12")
     assert "Did you mean 'T21'" in str(exc.value)
 

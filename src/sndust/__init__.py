@@ -20,7 +20,12 @@ from ._compare import Comparison as Comparison
 from ._compare import compare as compare
 from ._dust import CCM89 as CCM89
 from ._dust import AbstractDustLaw as AbstractDustLaw
+from ._dust import Calzetti00 as Calzetti00
+from ._dust import Fitzpatrick19 as Fitzpatrick19
 from ._dust import Fitzpatrick99 as Fitzpatrick99
+from ._dust import FitzpatrickMassa07 as FitzpatrickMassa07
+from ._dust import Gordon03SMCBar as Gordon03SMCBar
+from ._dust import Gordon23 as Gordon23
 from ._dust import ODonnell94 as ODonnell94
 from ._dust import milky_way_transmission as milky_way_transmission
 from ._errors import ConfigError as ConfigError

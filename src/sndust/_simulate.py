@@ -29,7 +29,9 @@ class SurveyDesign:
     and observer time; flat ΛCDM, Ω_m = 0.28). Epochs: either the rest-frame ``phases``
     in every band (each jittered by ±0.5 d), or, when ``phases`` is None, visits every
     ``cadence`` observer-frame days in each band (a random start per band) across the
-    rest-frame ``phase_range``, each missed with probability ``p_miss``. Bands whose
+    rest-frame ``phase_range`` (default None: the SED model's own phase range, −10…40 d
+    for T21/W22/M20 and −10…85 d for G25_85day), each missed with probability
+    ``p_miss``. Epochs outside the SED model's phase range are never kept. Bands whose
     transmission falls outside the SED model's rest-frame range at an SN's redshift are
     not observed for that SN.
 
@@ -55,7 +57,7 @@ class SurveyDesign:
     z_distribution: str = "uniform"
     phases: Sequence[float] | None = _PHASES
     cadence: float = 5.0
-    phase_range: tuple[float, float] = (-10.0, 40.0)
+    phase_range: tuple[float, float] | None = None
     p_miss: float = 0.0
     depth: float | dict | None = None
     gain: float | None = None
@@ -107,7 +109,8 @@ class SurveyDesign:
                 raise ConfigError(f"expected a list of phases, got {self.phases!r}", field="phases")
             object.__setattr__(self, "phases", tuple(number("phases", p) for p in self.phases))
         number("cadence", self.cadence, positive=True)
-        pair("phase_range", self.phase_range)
+        if self.phase_range is not None:
+            pair("phase_range", self.phase_range)
         if not 0 <= number("p_miss", self.p_miss) < 1:
             raise ConfigError(f"expected 0 <= p_miss < 1, got {self.p_miss!r}", field="p_miss")
         if isinstance(self.depth, dict):
@@ -215,13 +218,17 @@ class SurveyDesign:
         a, b = (lo - mean) / sd, (hi - mean) / sd
         return truncnorm.ppf(rng.uniform(size=n), a, b, loc=mean, scale=sd)
 
-    def epochs(self, rng, z: float, bands) -> tuple[np.ndarray, np.ndarray]:
-        """Observer-frame days from peak, and the band of each observation."""
+    def epochs(
+        self, rng, z: float, bands, model_phase_range: tuple[float, float] = (-10.0, 40.0)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Observer-frame days from peak, and the band of each observation
+        (``model_phase_range``: the SED model's, used when ``phase_range`` is None)."""
         if self.phases is not None:
             rest = np.tile(np.asarray(self.phases), len(bands))
             rest = rest + rng.uniform(-0.5, 0.5, rest.size)
             return rest * (1 + z), np.repeat(np.asarray(bands), len(self.phases))
-        lo, hi = (p * (1 + z) for p in self.phase_range)
+        phase_range = model_phase_range if self.phase_range is None else self.phase_range
+        lo, hi = (p * (1 + z) for p in phase_range)
         days, names = [], []
         for band in bands:
             t = np.arange(lo + rng.uniform(0.0, self.cadence), hi, self.cadence)
@@ -373,7 +380,7 @@ def _template(design, n_sn, rng, sed, filters, snid_prefix, survey_name):
                 "bands",
                 field="bands",
             )
-        days, names = design.epochs(rng, z[k], covered)
+        days, names = design.epochs(rng, z[k], covered, (lo_t, hi_t))
         inside = (days / (1 + z[k]) > lo_t) & (days / (1 + z[k]) < hi_t)
         mjd.append(peak[k] + days[inside])
         obs_band.append(names[inside])

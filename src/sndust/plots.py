@@ -152,6 +152,8 @@ def light_curves(
     *,
     dust=None,
     filters=None,
+    milky_way=None,
+    milky_way_R_V: float | None = None,
     snids: Sequence[str] | None = None,
     n_draws: int = 100,
     seed: int = 0,
@@ -164,6 +166,7 @@ def light_curves(
         post: the posterior.
         survey: the survey that was fitted (or any survey holding those SNe).
         sed, dust, filters: the SED model, dust law and filter bank of the fit.
+        milky_way, milky_way_R_V: its Galactic extinction law and R_V (default F99, 3.1).
         snids: SNe to draw (default: the first six of the posterior).
         n_draws: posterior draws evaluated per SN.
 
@@ -197,7 +200,10 @@ def light_curves(
         chosen.snid, mjd, bands, ones, ones, z_hel=chosen.z_hel, z_cmb=chosen.z_cmb,
         peak_mjd=chosen.peak_mjd, mwebv=chosen.mwebv, log_mass=chosen.log_mass,
     )  # fmt: skip
-    prepared = prepare(dense, sed, dust, filters=filters, free_tmax=free_tmax)
+    prepared = prepare(
+        dense, sed, dust, filters=filters, free_tmax=free_tmax,
+        milky_way=milky_way, milky_way_R_V=milky_way_R_V,
+    )  # fmt: skip
     rng = np.random.default_rng(seed)
     n_total = post.posterior.sizes["chain"] * post.posterior.sizes["draw"]
     pick = rng.choice(n_total, size=min(n_draws, n_total), replace=False)

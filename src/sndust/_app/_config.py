@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._errors import ConfigError
+from .._errors import ConfigError, ModelError
 from . import _registry
 from ._registry import unknown as _unknown
 from ._schema import (
@@ -162,6 +162,7 @@ def _check_models(cfg: dict, command: str, source: _Source) -> None:
                 dust, values["dust_options"], "model.dust_options"
             )
             build_dust(values)
+            build_dust(values, milky_way=True)
             _check_sampler(cfg["sampler"])
             _check_survey(cfg["survey"], source, cfg["surveys"])
         population = build_population(
@@ -282,10 +283,21 @@ def build_sampler(values: dict):
     return None if cls is None else build(cls, sampler_options(values), "sampler.options")
 
 
-def build_dust(section: dict, name: str = "model"):
-    """The dust law a validated ``model`` (or ``simulate``) section names."""
-    cls = _registry.resolve("dust", section["dust"], f"{name}.dust")
-    return build(cls, section.get("dust_options", {}), f"{name}.dust_options")
+def build_dust(section: dict, name: str = "model", *, milky_way: bool = False):
+    """The host dust law a validated ``model`` (or ``simulate``) section names, or with
+    ``milky_way`` its Galactic law (checked against ``milky_way_R_V``)."""
+    if not milky_way:
+        cls = _registry.resolve("dust", section["dust"], f"{name}.dust")
+        return build(cls, section.get("dust_options", {}), f"{name}.dust_options")
+    from .._dust._milky_way import milky_way_R_V
+
+    field = f"{name}.milky_way"
+    law = build(_registry.resolve("dust", section["milky_way"], field), {}, field)
+    try:
+        milky_way_R_V(law, section.get("milky_way_R_V"))
+    except ModelError as err:
+        raise ConfigError(err.message, field=f"{name}.milky_way_R_V") from None
+    return law
 
 
 def _check_types(options: Mapping, kinds: Mapping[str, str], field: str) -> dict:

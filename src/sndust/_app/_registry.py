@@ -23,8 +23,17 @@ __all__ = ["BUILTINS", "KINDS", "describe", "names", "resolve", "unknown"]
 #: built-in names of each kind (``MAP`` is the mode plus Laplace draws: a method, not a
 #: sampler class)
 BUILTINS: dict[str, tuple[str, ...]] = {
-    "sed": ("T21", "W22", "M20"),
-    "dust": ("Fitzpatrick99", "CCM89", "ODonnell94"),
+    "sed": ("T21", "W22", "M20", "G25_85day"),
+    "dust": (
+        "Fitzpatrick99",
+        "CCM89",
+        "ODonnell94",
+        "Gordon23",
+        "Fitzpatrick19",
+        "FitzpatrickMassa07",
+        "Gordon03SMCBar",
+        "Calzetti00",
+    ),
     "population": (
         "SinglePopulation",
         "MassSplit",

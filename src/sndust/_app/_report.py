@@ -63,7 +63,9 @@ def per_sn_coverage(post, truth: dict, names=("A_V", "theta", "D")) -> dict:
 FIGURES = ("corner.png", "hubble_residuals.png", "dust_vs_mass.png", "light_curves.png")
 
 
-def write_figures(post, out, *, truth=None, survey=None, sed=None, dust=None, n_lc=6):
+def write_figures(
+    post, out, *, truth=None, survey=None, sed=None, dust=None, milky_way=(None, None), n_lc=6
+):
     """The standard figures of a run (corner, Hubble residuals, dust against mass, the
     first ``n_lc`` light curves when ``survey`` and ``sed`` are given) as PNGs in the
     folder ``out``; returns their paths."""
@@ -78,8 +80,9 @@ def write_figures(post, out, *, truth=None, survey=None, sed=None, dust=None, n_
     if survey is not None and n_lc > 0:
         snids = list(post.posterior.sn.values[:n_lc])
         names["light_curves.png"] = lambda p: plots.light_curves(
-            post, survey, sed, dust=dust, snids=snids, path=p
-        )
+            post, survey, sed, dust=dust, milky_way=milky_way[0], milky_way_R_V=milky_way[1],
+            snids=snids, path=p,
+        )  # fmt: skip
     paths = []
     for name, draw in names.items():
         figure = draw(out / name)

@@ -338,8 +338,9 @@ def build_model(cfg: dict, say=None) -> Built:
     sed = build_sed(m["sed"])
     dust = build_dust(m)
     model = sd.HierarchicalModel(
-        sed=sed, survey=survey, population=population, dust=dust, dtype=m["dtype"]
-    )
+        sed=sed, survey=survey, population=population, dust=dust, dtype=m["dtype"],
+        milky_way=build_dust(m, milky_way=True), milky_way_R_V=m["milky_way_R_V"],
+    )  # fmt: skip
     return Built(survey, model, truth, n_read, sed, dust)
 
 
@@ -491,6 +492,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
             survey=survey,
             sed=sed,
             dust=dust,
+            milky_way=model.prepared.info.milky_way,
             n_lc=cfg["output"]["light_curves"],
         )
     wall = time.perf_counter() - t_start

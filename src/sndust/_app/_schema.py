@@ -142,7 +142,7 @@ SURVEY_ENTRY = (
     | {"cuts": _Key("mapping", {}, "cuts of this survey alone (keys of cuts:)")}
 )
 _MODEL = {
-    "sed": _Key("str", "T21", "T21, W22, M20 or a BAYESN.YAML path"),
+    "sed": _Key("str", "T21", "T21, W22, M20, G25_85day or a BAYESN.YAML path"),
     "population": _Key(
         "str", "SinglePopulation", "a built-in population or 'module:Class' of your own"
     ),
@@ -153,6 +153,12 @@ _MODEL = {
         "host dust law: " + ", ".join(_registry.names("dust")) + " or 'module:Class'",
     ),  # fmt: skip
     "dust_options": _Key("mapping", {}, "keyword arguments of the dust law"),
+    "milky_way": _Key(
+        "str", "Fitzpatrick99", "Galactic dust law (a host dust law's name), with E(B-V)"
+    ),
+    "milky_way_R_V": _Key(
+        "number", None, "Galactic R_V (default 3.1, or a fixed curve's own)", nullable=True
+    ),
     "dtype": _Key("str", "float64", "precision", choices=("float64", "float32")),
 }
 _SAMPLER = {

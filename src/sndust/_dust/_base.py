@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -30,8 +30,9 @@ __all__ = ["AbstractDustLaw"]
 class AbstractDustLaw(eqx.Module):
     """Host-galaxy dust law: ``A_λ / A_V`` as a function of rest wavelength and ``R_V``.
 
-    Subclasses are final, have no fields (a law is a formula, its parameter ``R_V`` is
-    an argument, never a field) and set the class variable ``wave_range``. They
+    Subclasses are final and set the class variable ``wave_range``. A law is a formula:
+    its parameter ``R_V`` is an argument, never a field; the only fields a law may have
+    are static options (such as :class:`Gordon23`'s ``renorm``). They
     implement :meth:`precompute` and :meth:`curve_from`; :meth:`curve` and
     :meth:`extinction` are built on those two and are not overridden.
 
@@ -42,6 +43,17 @@ class AbstractDustLaw(eqx.Module):
 
     wave_range: eqx.AbstractClassVar[tuple[float, float]]
     """``(λ_min, λ_max)`` in Å, inclusive: where the law is defined."""
+
+    R_V_range: ClassVar[tuple[float, float] | None] = None
+    """``(R_V_min, R_V_max)`` of the sightlines the law was calibrated on, or ``None``
+    where its paper gives none. Informational: the formula is evaluated (and
+    differentiable) at any ``R_V > 0``, because a sampler's trajectory must not fail
+    where a population's prior reaches outside it."""
+
+    fixed_R_V: ClassVar[float | None] = None
+    """For a fixed curve (one environment's average, such as the SMC bar), the ``R_V``
+    the curve has; ``None`` for a law that takes ``R_V``. A fixed curve ignores the
+    ``R_V`` argument: its derivative in ``R_V`` is zero."""
 
     @abc.abstractmethod
     def precompute(self, wave: Real[ArrayLike, "*wave"]) -> PyTree[Float[np.ndarray, "..."]]:
@@ -75,6 +87,15 @@ class AbstractDustLaw(eqx.Module):
         Returns:
             Array of shape ``S + W``.
         """
+
+    def wavenumber(self, wave: Real[ArrayLike, "*wave"]) -> Float[np.ndarray, "*wave"]:
+        """``x = 10⁴/λ`` in μm⁻¹ (float64 NumPy), for :meth:`precompute`.
+
+        Raises:
+            ModelError: a wavelength outside :attr:`wave_range` or not finite (naming the
+                law, its range and the first offending wavelengths), or traced wavelengths.
+        """
+        return _wavenumber(self, wave)
 
     def curve(
         self, wave: Real[ArrayLike, "*wave"], R_V: Float[ArrayLike, "..."], xp: ModuleType = jnp
@@ -135,8 +156,7 @@ def _wavenumber(law: AbstractDustLaw, wave: Real[ArrayLike, "*wave"]) -> Float[n
         shown = ", ".join(f"{w:g}" for w in wave[bad][:5])
         more = "" if bad.sum() <= 5 else f", … ({int(bad.sum())} in all)"
         raise ModelError(
-            f"the {name} dust law is defined for rest wavelengths {lo:g}–{hi:g} Å; "
-            f"got {shown}{more} Å",
+            f"the {name} dust law is defined for wavelengths {lo:g}–{hi:g} Å; got {shown}{more} Å",
             field="wave",
         )
     return 1e4 / wave

@@ -67,6 +67,7 @@ class SurveyInfo:
     phase_window: tuple[float, float]
     chunk_size: int
     window: int
+    milky_way: tuple = (None, None)  # (law, R_V) of the Galactic extinction applied
 
     def _program_key(self) -> tuple:
         return (

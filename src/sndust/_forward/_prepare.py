@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._dust import AbstractDustLaw, Fitzpatrick99, milky_way_transmission
+from .._dust._milky_way import milky_way_R_V as _galactic_R_V
 from .._errors import DataError, ModelError
 from .._filters import FilterBank, as_filter_bank
 from .._sed import BayeSNModel
@@ -44,13 +45,16 @@ def prepare(
     phase_window: tuple[float, float] | None = None,
     chunk_size: int | None = None,
     dtype=None,
+    milky_way: AbstractDustLaw | None = None,
+    milky_way_R_V: float | None = None,
 ) -> PreparedSurvey:
     """Compute every parameter-independent array of the forward model, once.
 
     Applies BayeSN's data rules and records everything it drops (see ``.report()``):
 
     * observations outside the phase window (default: the SED model's phase range,
-      strict inequalities, −10 < t < 40 d for the shipped models) are dropped;
+      strict inequalities: −10 < t < 40 d for T21/W22/M20, −10 < t < 85 d for
+      G25_85day) are dropped;
     * a band whose 1%-of-peak limits, shifted to the rest frame at the SN's heliocentric
       redshift, fall outside the model's wavelength range is dropped for that SN;
     * an SN left without observations is dropped.
@@ -67,11 +71,21 @@ def prepare(
         chunk_size: observations per chunk (default: chosen to minimise padded work).
         dtype: floating dtype of the prepared arrays (default: JAX's default float,
             float64 when ``jax_enable_x64`` is on).
+        milky_way: the law of the Galactic extinction (default :class:`sndust.Fitzpatrick99`,
+            BayeSN's), applied in the observer frame with each SN's ``E(B−V)``.
+        milky_way_R_V: its ``R_V`` (default 3.1, or a fixed curve's own).
+
+    Raises:
+        ModelError: a law evaluated outside its wavelength range -- the host law in the
+            rest frame of a band an SN keeps, or the Milky Way law in the observer frame --
+            naming the law, its range, the SN and the band.
 
     Returns:
         A :class:`PreparedSurvey`.
     """
     dust = Fitzpatrick99() if dust is None else dust
+    milky_way = Fitzpatrick99() if milky_way is None else milky_way
+    milky_way_R_V = _galactic_R_V(milky_way, milky_way_R_V)
     filters = as_filter_bank(filters)
     dtype = _default_dtype() if dtype is None else jnp.dtype(dtype)
     if not isinstance(sed, BayeSNModel):
@@ -148,10 +162,22 @@ def prepare(
         pair_sn.append(s)
         w = bands[sub.band_names[b]].rest_weights(rest_wave, z_hel[s])
         on = w != 0  # Milky Way dust only where the band transmits (F99 ends at 6 μm)
-        w[on] *= milky_way_transmission(rest_wave[on] * (1 + z_hel[s]), mwebv[s])
+        try:
+            w[on] *= milky_way_transmission(
+                rest_wave[on] * (1 + z_hel[s]), mwebv[s], milky_way_R_V, milky_way
+            )
+        except ModelError as err:
+            lo, hi = rest_wave[on][[0, -1]] * (1 + z_hel[s])
+            raise ModelError(
+                f"SN {sub.snid[s]}, band {sub.band_names[b]} (observed {lo:.0f}-{hi:.0f} Å): "
+                f"Milky Way dust: {err.message}",
+                file=sub.sources[s],
+                field="milky_way",
+            ) from None
         pair_weight.append(w / (1 + z_hel[s]) * zp_factor[b])
     pair_sn = np.asarray(pair_sn)
     pair_weight = np.asarray(pair_weight)  # (n_pair, n_wave)
+    host_wave = _host_dust_wavelengths(dust, rest_wave, pair_weight, by_pair, sub)
 
     nonzero = pair_weight != 0
     first = np.argmax(nonzero, axis=1)
@@ -196,6 +222,7 @@ def prepare(
         phase_window=(lo_t, hi_t),
         chunk_size=int(size),
         window=window,
+        milky_way=(milky_way, milky_way_R_V),
     )
 
     def f(x):
@@ -204,7 +231,7 @@ def prepare(
     def i(x):
         return jnp.asarray(x, jnp.int32)
 
-    dust_basis = jax.tree_util.tree_map(f, dust.precompute(rest_wave))
+    dust_basis = jax.tree_util.tree_map(f, dust.precompute(host_wave))
     return PreparedSurvey(
         info=info,
         dust=dust,
@@ -236,3 +263,29 @@ def prepare(
         log_mass=f(sub.log_mass),
         peak_mjd=f(sub.peak_mjd),
     )
+
+
+def _host_dust_wavelengths(dust, rest_wave, pair_weight, by_pair, survey) -> np.ndarray:
+    """The rest wavelengths to evaluate the host law at: the model's grid, with the bins
+    no kept band uses moved inside the law's range (their curve values multiply zero
+    weights). A bin some (SN, band) uses outside the range is an error naming them."""
+    lo, hi = dust.wave_range
+    outside = (rest_wave < lo) | (rest_wave > hi)
+    if not outside.any():
+        return rest_wave
+    used = np.flatnonzero((pair_weight[:, outside] != 0).any(axis=1))
+    if used.size:
+        pairs = sorted(by_pair)
+        named = [f"{survey.snid[pairs[p][0]]} {survey.band_names[pairs[p][1]]}" for p in used[:5]]
+        more = "" if used.size <= 5 else f", … ({used.size} SN-bands in all)"
+        s0 = pairs[used[0]][0]
+        span = rest_wave[pair_weight[used[0]] != 0][[0, -1]]
+        raise ModelError(
+            f"the host dust law {type(dust).__name__} is defined for rest wavelengths "
+            f"{lo:g}-{hi:g} Å, but {', '.join(named)}{more} need it at "
+            f"{span[0]:.0f}-{span[1]:.0f} Å (the first of them); choose a law that covers "
+            "them or cut those bands",
+            file=survey.sources[s0],
+            field="dust",
+        )
+    return np.clip(rest_wave, lo, hi)

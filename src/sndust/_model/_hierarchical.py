@@ -91,7 +91,9 @@ class HierarchicalModel(eqx.Module):
         dust: host dust law (default Fitzpatrick99).
         filters: filter bank (default built-in).
         cosmology: astropy cosmology for μ̂ (default flat ΛCDM, H0=73.24, Ωm=0.28).
-        dtype, phase_window, chunk_size: passed to :func:`sndust.prepare`.
+        dtype, phase_window, chunk_size, milky_way, milky_way_R_V: passed to
+            :func:`sndust.prepare` (the last two: the Galactic extinction law, default
+            Fitzpatrick99 at R_V = 3.1).
         distance_coordinate: ``"apparent"`` (default) or ``"distance"``: what each SN's
             distance coordinate measures (see the module docstring). The posterior is
             the same; only the geometry the sampler sees differs.
@@ -119,6 +121,8 @@ class HierarchicalModel(eqx.Module):
         phase_window=None,
         chunk_size=None,
         distance_coordinate="apparent",
+        milky_way=None,
+        milky_way_R_V=None,
     ):
         if distance_coordinate not in ("apparent", "distance"):
             raise ConfigError(
@@ -152,6 +156,8 @@ class HierarchicalModel(eqx.Module):
                 phase_window=phase_window,
                 chunk_size=chunk_size,
                 dtype=dtype,
+                milky_way=milky_way,
+                milky_way_R_V=milky_way_R_V,
             )
         ftype = prepared.obs_fluxcal.dtype
         host = HostData.from_prepared(prepared)

@@ -26,13 +26,16 @@ class FixedPopulation(AbstractDustPopulation):
     HierarchicalModel.distances` then separates μ and δM as BayeSN does.
 
     Args:
-        R_V: ``"global"`` (the model's trained R_V) or ``"population"`` (R_V per SN from
-            the trained truncated normal N(μ_R, σ_R) on (1.2, ∞); M20 has no μ_R/σ_R).
+        R_V: ``"global"`` (the model's trained R_V), ``"population"`` (R_V per SN from
+            the trained truncated normal N(μ_R, σ_R) on (1.2, ∞)), or ``"auto"`` (the
+            default: ``"global"`` for models trained with one R_V — T21, W22, M20 — and
+            ``"population"`` for population-R_V models such as G25_85day, which have
+            ``R_V = None`` and ``mu_R``/``sigma_R`` instead).
         free_tmax: fit each SN's time of maximum (default True, like bayesn).
         tau_A, sigma0, R_V_value, mu_R, sigma_R: override the trained values.
     """
 
-    R_V: str = eqx.field(static=True, default="global")
+    R_V: str = eqx.field(static=True, default="auto")
     free_tmax: bool = eqx.field(static=True, default=True)
     tau_A: float | None = None
     sigma0: float | None = None
@@ -42,9 +45,9 @@ class FixedPopulation(AbstractDustPopulation):
     distance_prior: ClassVar[str] = "free"
 
     def __check_init__(self):
-        if self.R_V not in ("global", "population"):
+        if self.R_V not in ("global", "population", "auto"):
             raise ConfigError(
-                f"R_V must be 'global' or 'population', got {self.R_V!r}", field="R_V"
+                f"R_V must be 'global', 'population' or 'auto', got {self.R_V!r}", field="R_V"
             )
         for name in ("tau_A", "sigma0", "R_V_value", "sigma_R"):
             value = getattr(self, name)
@@ -60,8 +63,12 @@ class FixedPopulation(AbstractDustPopulation):
                 return None
             return float(trained)
 
+        mode = self.R_V
+        if mode == "auto":  # the model's own kind of R_V (an explicit R_V_value: global)
+            trained_global = getattr(sed, "R_V", None) is not None
+            mode = "global" if trained_global or self.R_V_value is not None else "population"
         bound = FixedPopulation(
-            R_V=self.R_V,
+            R_V=mode,
             free_tmax=self.free_tmax,
             tau_A=pick(self.tau_A, "tau_A"),
             sigma0=pick(self.sigma0, "sigma0"),
@@ -69,9 +76,7 @@ class FixedPopulation(AbstractDustPopulation):
             mu_R=pick(self.mu_R, "mu_R"),
             sigma_R=pick(self.sigma_R, "sigma_R"),
         )
-        needed = ["tau_A", "sigma0"] + (
-            ["R_V_value"] if self.R_V == "global" else ["mu_R", "sigma_R"]
-        )
+        needed = ["tau_A", "sigma0"] + (["R_V_value"] if mode == "global" else ["mu_R", "sigma_R"])
         missing = [n for n in needed if getattr(bound, n) is None]
         if missing:
             raise ConfigError(

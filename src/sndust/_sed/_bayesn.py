@@ -1,4 +1,5 @@
-"""BayeSN: the hierarchical SED model of Mandel+22 (M20), Thorp+21 (T21), Ward+23 (W22).
+"""BayeSN: the hierarchical SED model of Mandel+22 (M20), Thorp+21 (T21), Ward+23 (W22)
+and Grayling+ (G25_85day: 2800-18500 Å, -10...+85 d, population R_V).
 
 The intrinsic SED of SN ``s`` at rest phase ``t`` and rest wavelength ``λ`` is
 
@@ -50,11 +51,15 @@ def _resolve(name_or_path: str | Path) -> Path:
     if isinstance(name_or_path, Path) or any(c in str(name_or_path) for c in "/\\."):
         raise ModelError(f"no BayeSN model file at {path}")
     available = builtin_models()
+    # case-insensitive: "T21", "t21", BayeSN's "T21_model", "G25_85day", "G25_85DAY"
+    by_key = {name.upper(): name for name in available}
     key = str(name_or_path).upper().removesuffix("_MODEL")
-    if key in available:
-        return model_files_dir() / "models" / key / "BAYESN.YAML"
-    close = difflib.get_close_matches(key, available, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    if key in by_key:
+        return model_files_dir() / "models" / by_key[key] / "BAYESN.YAML"
+    close = [k for k in by_key if k.startswith(key)] or difflib.get_close_matches(
+        key, list(by_key), n=1
+    )
+    hint = f" Did you mean {by_key[close[0]]!r}?" if close else ""
     raise ModelError(
         f"unknown BayeSN model {name_or_path!r}; built-in models are {', '.join(available)}, "
         f"or pass the path of a BAYESN.YAML file or its directory.{hint}"
@@ -73,7 +78,9 @@ def _array(params: dict, key: str, file: Path, ndim: int) -> np.ndarray:
     return out
 
 
-def _load_hsiao(path: Path, rest_wave: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _load_hsiao(
+    path: Path, rest_wave: np.ndarray, tau_knots: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     try:
         with h5py.File(path, "r") as f:
             group = f["default"]
@@ -95,6 +102,23 @@ def _load_hsiao(path: Path, rest_wave: np.ndarray) -> tuple[np.ndarray, np.ndarr
         )
     if np.any(np.diff(phase) != 1.0):
         raise ModelError("template phases must be on a 1-day grid", file=str(path), field="phase")
+    # The model is evaluated on its whole knot range (the shipped template, -19...+85 d and
+    # 1000-25000 Å, covers every shipped model, G25_85day's +85 d and 2800 Å included):
+    # a template that stops short would be extended by its edge, silently.
+    if phase[0] > tau_knots[0] or phase[-1] < tau_knots[-1]:
+        raise ModelError(
+            f"template phases {phase[0]:g}...{phase[-1]:g} d do not cover the model's "
+            f"{tau_knots[0]:g}...{tau_knots[-1]:g} d",
+            file=str(path),
+            field="phase",
+        )
+    if wave[0] > rest_wave[0] or wave[-1] < rest_wave[-1]:
+        raise ModelError(
+            f"template wavelengths {wave[0]:g}-{wave[-1]:g} Å do not cover the model's "
+            f"{rest_wave[0]:.0f}-{rest_wave[-1]:.0f} Å",
+            file=str(path),
+            field="wave",
+        )
     # Natural cubic spline in wavelength onto the model grid (as BayeSN); linear in phase later.
     on_grid = CubicSpline(wave, flux.T, axis=0, bc_type="natural")(rest_wave)
     return phase, on_grid
@@ -141,8 +165,9 @@ class BayeSNModel(AbstractSEDModel):
         """Load a built-in model by name or a BayeSN ``BAYESN.YAML`` by path.
 
         Args:
-            name_or_path: ``"T21"``, ``"W22"``, ``"M20"`` (BayeSN's ``"T21_model"`` spelling
-                works too), or a path to a ``BAYESN.YAML`` file or the directory holding it.
+            name_or_path: ``"T21"``, ``"W22"``, ``"M20"``, ``"G25_85day"`` (any case;
+                BayeSN's ``"T21_model"`` spelling works too), or a path to a
+                ``BAYESN.YAML`` file or the directory holding it.
             template: an HDF5 Hsiao-format template to use instead of the shipped one.
         """
         file = _resolve(name_or_path)
@@ -178,7 +203,7 @@ class BayeSNModel(AbstractSEDModel):
             raise ModelError("needs either RV or both MUR and SIGMAR", file=str(file), field="RV")
         rest_wave = _rest_wave(l_knots)
         template = model_files_dir() / "templates" / "hsiao.h5" if template is None else template
-        hsiao_phase, hsiao_flux = _load_hsiao(Path(template), rest_wave)
+        hsiao_phase, hsiao_flux = _load_hsiao(Path(template), rest_wave, tau_knots)
         return cls(
             name=str(name_or_path),
             l_knots=l_knots,

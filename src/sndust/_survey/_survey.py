@@ -238,7 +238,8 @@ class Survey:
             z_min, z_max: keep ``z_min < z < z_max`` (strict), ``z`` = ``z_key``
                 (``"z_cmb"`` or ``"z_hel"``).
             phase_window: ``(lo, hi)``: keep observations with rest-frame phase
-                ``lo < t < hi`` days (strict, as in BayeSN: (-10, 40)).
+                ``lo < t < hi`` days (strict, as BayeSN cuts to its model's phase
+                range, e.g. (-10, 40) for T21).
             min_obs: drop supernovae left with fewer observations (those left with none
                 are always dropped).
             bands: keep only these bands (sndust filter names).
