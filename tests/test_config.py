@@ -225,7 +225,8 @@ def test_foundation_example_reads_the_documented_sample(foundation_dir):
     assert np.all((cut.z_cmb > 0.015) & (cut.z_cmb < 0.08))
     assert cfg["model"] | {} == {
         "sed": "T21", "population": "SinglePopulation", "population_options": {},
-        "dust": "Fitzpatrick99", "dust_options": {}, "dtype": "float64",
+        "dust": "Fitzpatrick99", "dust_options": {}, "milky_way": "Fitzpatrick99",
+        "milky_way_R_V": None, "dtype": "float64",
     }  # fmt: skip
 
 
