@@ -177,29 +177,24 @@ def simulated_part(model, name, rng, n_sn=40):
         tmax=rng.uniform(-1.5, 1.5, size=n_sn),
         e=rng.normal(size=(n_sn, nk)),
     )
-    eps = eps_from_e(model, params["e"])
+    return simulate_with_bayesn(model, phases, bands, z, params)
+
+
+def simulate_with_bayesn(model, phases, bands, z, params):
+    """bayesn's noise-free FLUXCAL (``SEDmodel.simulate_light_curve``) of one SN per
+    redshift ``z``, at rest ``phases`` in every band, with the parameters ``params``
+    (theta, AV, RV, del_M, ebv_mw, tmax and standard-normal e), as ``sim_*`` arrays."""
     with contextlib.redirect_stdout(io.StringIO()):
         flux, _, pdict = model.simulate_light_curve(
-            phases,
-            n_sn,
-            bands,
-            yerr=0.0,
-            z=z,
-            mu="z",
-            ebv_mw=params["ebv_mw"],
-            RV=params["RV"],
-            tmax=params["tmax"],
-            del_M=params["del_M"],
-            AV=params["AV"],
-            theta=params["theta"],
-            eps=eps,
-            mag=False,
-        )
+            phases, len(z), bands, yerr=0.0, z=z, mu="z", ebv_mw=params["ebv_mw"],
+            RV=params["RV"], tmax=params["tmax"], del_M=params["del_M"], AV=params["AV"],
+            theta=params["theta"], eps=eps_from_e(model, params["e"]), mag=False,
+        )  # fmt: skip
     out = {f"sim_{k}": np.asarray(v) for k, v in params.items()}
     out.update(
         sim_z=z,
         sim_mu=np.asarray(pdict["mu"]),
-        sim_phase=np.repeat(phases[None, :], len(bands), axis=0).reshape(-1),
+        sim_phase=np.tile(phases, len(bands)),
         sim_band=np.repeat(np.array(bands), len(phases)),
         sim_flux=np.asarray(flux).T,  # (n_sn, n_obs)
     )

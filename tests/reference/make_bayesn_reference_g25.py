@@ -32,7 +32,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_bayesn_reference import bayesn_arrays, eps_from_e  # noqa: E402
+from make_bayesn_reference import bayesn_arrays, eps_from_e, simulate_with_bayesn  # noqa: E402
 
 BANDS = ["u_CSP", "B_CSP", "V_CSP", "r_CSP", "i_CSP", "z_PS1", "Y_RC", "J_RC1", "H_RC"]
 Z_RANGE = (0.02, 0.11)  # u_CSP stays above 2800 Å and H_RC below 18500 Å (rest frame)
@@ -112,21 +112,7 @@ def simulated_part(model, rng, n_sn=20):
         tmax=rng.uniform(-1.5, 1.5, size=n_sn),  # phase - tmax stays inside -10...+85 d
         e=rng.normal(size=(n_sn, nk)),
     )
-    with contextlib.redirect_stdout(io.StringIO()):
-        flux, _, pdict = model.simulate_light_curve(
-            SIM_PHASES, n_sn, BANDS, yerr=0.0, z=z, mu="z", ebv_mw=params["ebv_mw"],
-            RV=params["RV"], tmax=params["tmax"], del_M=params["del_M"], AV=params["AV"],
-            theta=params["theta"], eps=eps_from_e(model, params["e"]), mag=False,
-        )  # fmt: skip
-    out = {f"sim_{k}": np.asarray(v) for k, v in params.items()}
-    out.update(
-        sim_z=z,
-        sim_mu=np.asarray(pdict["mu"]),
-        sim_phase=np.tile(SIM_PHASES, len(BANDS)),
-        sim_band=np.repeat(np.array(BANDS), len(SIM_PHASES)),
-        sim_flux=np.asarray(flux).T,  # (n_sn, n_obs)
-    )
-    return out
+    return simulate_with_bayesn(model, SIM_PHASES, BANDS, z, params)
 
 
 def main(argv=None):
