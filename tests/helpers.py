@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import jax
 
@@ -53,34 +54,37 @@ def kill_target_sampler():
 
 
 # ---------------------------------------------------------------------------- 30 SNe
-#: the recovery survey's hyperparameters (tests/test_recovery*.py: one file per sampler,
-#: so that pytest-xdist's ``--dist loadfile`` runs them on different workers)
-HYPER = dict(mu_R=2.7, sigma_R=0.5, tau_A=0.3, sigma0=0.1)
+# The recovery survey and its truth are benchmarks/recovery.py's, where the long-chain
+# version of the recovery check runs (tests/test_recovery*.py: one file per sampler, so
+# that pytest-xdist's ``--dist loadfile`` runs them on different workers).
+
+
+def _recovery():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import recovery
+
+    return recovery
 
 
 def recovery_model(sed):
     """The simulated 30-SN ``SinglePopulation`` survey (benchmarks' ``simulate(30, 30)``)."""
-    survey, _ = sd.simulate_survey(
-        jax.random.key(30), sed, sd.SinglePopulation(), n_sn=30, hyper=HYPER
-    )
-    return sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
+    return _recovery().recovery_model(sed)
 
 
-def assert_recovered(post, hyper=HYPER):
-    """μ_R, τ_A and σ0 inside their 95% intervals with R-hat < 1.01 and bulk ESS > 300;
-    σ_R (weakly identified, its posterior piled against 0) mixes slowest: R-hat < 1.03,
-    ESS > 150."""
-    import arviz as az
-
-    table = post.summary(hdi_prob=0.95)
-    rhat = az.rhat(post.posterior, var_names=list(hyper))  # unrounded (summary rounds)
-    for name in ("mu_R", "tau_A", "sigma0"):
-        row = table.loc[name]
-        assert row["hdi_2.5%"] < hyper[name] < row["hdi_97.5%"], (name, row)
-        assert float(rhat[name]) < 1.01, (name, float(rhat[name]), table)
-        assert row["ess_bulk"] > 300, table
-    assert float(rhat["sigma_R"]) < 1.03, table
-    assert table.loc["sigma_R", "ess_bulk"] > 150, table
+def assert_recovered(post, slow=("sigma_R", "RV_sd")):
+    """Every hyperparameter's truth, and the population's E[R_V] and √Var[R_V]
+    (``RV_mean``, ``RV_sd``), inside its 95% HDI; R-hat < 1.01 and bulk ESS > 300, except
+    for the ``slow`` ones (by default σ_R, weakly identified with its posterior piled
+    against 0, and √Var[R_V] with it): R-hat < 1.03, bulk ESS > 150. The strict bar with
+    long chains (R-hat ≤ 1.01, bulk and tail ESS ≥ 400) is benchmarks/recovery.py's."""
+    recovery = _recovery()
+    rows = recovery.table(post, recovery.truth())
+    report = "\n".join(f"{name}: {row}" for name, row in rows.items())
+    for name, row in rows.items():
+        assert row["inside"], (name, report)
+        rhat_max, ess_min = (1.03, 150) if name in slow else (1.01, 300)
+        assert row["rhat"] < rhat_max, (name, report)
+        assert row["ess_bulk"] > ess_min, (name, report)
 
 
 def sndust(*args, cwd=None, timeout=900) -> subprocess.CompletedProcess:
