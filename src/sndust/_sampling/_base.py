@@ -207,6 +207,6 @@ class AbstractSampler(eqx.Module):
                 sampled chains (benchmarks/README.md, "Extending a warm-up").
 
         Returns:
-            a :class:`sndust.Posterior` (ArviZ InferenceData inside).
+            a :class:`sndust.Posterior` (an ArviZ 1.x :class:`xarray.DataTree` inside).
         """
         return run_sampler(self, model, key, **kwargs)

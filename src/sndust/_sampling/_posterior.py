@@ -1,4 +1,5 @@
-"""Sampling results as ArviZ InferenceData: hyperparameters, per-SN latents and distances.
+"""Sampling results as an ArviZ 1.x DataTree (:class:`xarray.DataTree`): hyperparameters,
+per-SN latents and distances.
 
 Groups: ``posterior`` (hyperparameters by name; per-SN ``theta``, ``A_V``, ``R_V``, ``e``,
 ``D``, ``t_max``, ``sigma0_sn``, ``delta_M``, ``residual`` (D − μ̂), ``mu`` and
@@ -6,18 +7,18 @@ Groups: ``posterior`` (hyperparameters by name; per-SN ``theta``, ``A_V``, ``R_V
 ``diverging``, ``acceptance_rate``, ``n_steps``, ``energy``… as the sampler defines them),
 ``log_likelihood`` (``flux``: per-SN log-likelihood, for PSIS-LOO), ``observed_data`` (the
 FLUXCAL points fitted) and ``constant_data`` (redshifts, μ̂, host masses). Saved as netCDF
-(HDF5) — never pickle.
+(HDF5) — never pickle; files written through ArviZ 0.x's InferenceData (sndust before the
+move to ArviZ 1.x) have the same layout and read the same. Summaries and diagnostics
+(R-hat, ESS, MCSE, HDI) come from arviz-stats.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
-import logging
 import os
 
-import arviz as az
+import arviz_stats as azs
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,22 +40,23 @@ ESS_MIN = 400.0
 #: larger R-hat are reported as disagreeing (stuck apart, or still on their way), and the
 #: warm-up is extended where asked (``run(extend_warmup=)``)
 WARMUP_RHAT_MAX = 1.1
+#: the summary's highest-density interval (ArviZ 0.x's default, kept by sndust)
+HDI_PROB = 0.94
 
 
-@contextlib.contextmanager
-def _one_chain_quietly(chains: int):
-    """ArviZ's "Shape validation failed" warning silenced for one chain (MAP + Laplace
-    draws, a one-chain run): its R-hat is NaN there by definition, and the summary says
-    so; other warnings pass. (ArviZ 0.x logs through ``arviz._log``, a logger outside
-    the logging registry.)"""
-    logger = getattr(az, "_log", None) or logging.getLogger("arviz")
-    level = logger.level
-    if chains == 1:
-        logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+def _hdi_columns(table, prob: float):
+    """arviz-stats' interval columns (``hdi94_lb``, ``hdi94_ub``) renamed as ArviZ 0.x
+    and sndust named them (``hdi_3%``, ``hdi_97%``), the display formatting kept."""
+    names = {}
+    for col in table.columns:
+        if col.startswith("hdi") and col.endswith(("_lb", "_ub")):
+            q = (1 - prob) / 2 if col.endswith("_lb") else (1 + prob) / 2
+            names[col] = f"hdi_{100 * q:g}%"
+    fmt = getattr(table, "_fmt_map", None)  # arviz-stats' SummaryDataFrame: rounded display
+    table = table.rename(columns=names)
+    if fmt:
+        table._fmt_map = {names.get(k, k): v for k, v in fmt.items()}
+    return table
 
 
 def warmup_rhat(lp, hyper=None) -> float | None:
@@ -72,29 +74,43 @@ def warmup_rhat(lp, hyper=None) -> float | None:
     if hyper is not None:
         hyper = np.asarray(hyper, np.float64)
         series += [hyper[:, half:, i] for i in range(hyper.shape[-1])]
-    return float(max(az.rhat(x) for x in series))
+    return float(max(azs.rhat(x) for x in series))
 
 
 class Posterior:
-    """The result of a sampler run (wraps :class:`arviz.InferenceData` as ``.idata``;
-    its groups are also attributes: ``post.posterior["tau_A"]``)."""
+    """The result of a sampler run: an ArviZ 1.x :class:`xarray.DataTree` as ``.datatree``
+    (also ``.idata``, the name of ArviZ 0.x's InferenceData it replaces). Its groups are
+    also attributes, each as an :class:`xarray.Dataset`: ``post.posterior["tau_A"]``."""
 
-    def __init__(self, idata):  # an az.InferenceData (its alias trips beartype)
-        if not isinstance(idata, az.InferenceData) or "posterior" not in idata.groups():
-            raise DataError("a Posterior needs an InferenceData with a posterior group")
-        self.idata = idata
+    def __init__(self, datatree):  # an xarray.DataTree with a posterior group
+        if not isinstance(datatree, xr.DataTree) or "posterior" not in datatree.children:
+            raise DataError("a Posterior needs an xarray DataTree with a posterior group")
+        self.datatree = datatree
+
+    @property
+    def idata(self) -> xr.DataTree:
+        """The results' :class:`xarray.DataTree` (``.datatree``; ArviZ 1.x's replacement of
+        InferenceData, which this name held before)."""
+        return self.datatree
+
+    def groups(self) -> list[str]:
+        """The names of the groups present (``posterior``, ``sample_stats``, …)."""
+        return list(self.datatree.children)
 
     def __getattr__(self, name):
-        if name == "idata":
+        if name == "datatree":
             raise AttributeError(name)
-        return getattr(self.idata, name)
+        tree = self.datatree
+        if name in tree.children:  # a group, as a Dataset (InferenceData gave Datasets)
+            return tree[name].to_dataset()
+        return getattr(tree, name)
 
     def __repr__(self) -> str:
-        a = self.idata.posterior.attrs
-        ch, dr = self.idata.posterior.sizes["chain"], self.idata.posterior.sizes["draw"]
+        a = self.posterior.attrs
+        ch, dr = self.posterior.sizes["chain"], self.posterior.sizes["draw"]
         return (
             f"Posterior({a.get('sampler', '?')}: {ch} chains × {dr} draws, "
-            f"{self.idata.posterior.sizes.get('sn', 0)} SNe, hyperparameters "
+            f"{self.posterior.sizes.get('sn', 0)} SNe, hyperparameters "
             f"{', '.join(self.hyper_names) or 'none'}; {self.divergences} divergences)"
         )
 
@@ -221,66 +237,79 @@ class Posterior:
                 else np.full(len(snid), ""),
             }.items()
         }
-        idata = az.InferenceData(
-            posterior=xr.Dataset(posterior, coords=coords, attrs=attrs),
-            sample_stats=xr.Dataset(
-                sample_stats | tuned, coords={k: coords[k] for k in ("chain", "draw")}
-            ),
-            log_likelihood=xr.Dataset(
-                {"flux": xr.DataArray(loglik, dims=["chain", "draw", "sn"])}, coords=coords
-            ),
-            observed_data=xr.Dataset(observed),
-            constant_data=xr.Dataset(constant, coords={"sn": snid}),
+        tree = xr.DataTree.from_dict(
+            {
+                "posterior": xr.Dataset(posterior, coords=coords, attrs=attrs),
+                "log_likelihood": xr.Dataset(
+                    {"flux": xr.DataArray(loglik, dims=["chain", "draw", "sn"])}, coords=coords
+                ),
+                "sample_stats": xr.Dataset(
+                    sample_stats | tuned, coords={k: coords[k] for k in ("chain", "draw")}
+                ),
+                "observed_data": xr.Dataset(observed),
+                "constant_data": xr.Dataset(constant, coords={"sn": snid}),
+            }
         )
-        return cls(idata)
+        return cls(tree)
 
     # ------------------------------------------------------------------ summaries
     @property
     def hyper_names(self) -> tuple[str, ...]:
-        return tuple(json.loads(self.idata.posterior.attrs.get("hyper_names", "[]")))
+        return tuple(json.loads(self.posterior.attrs.get("hyper_names", "[]")))
 
     @property
     def derived_names(self) -> tuple[str, ...]:
         """The population's derived quantities in the posterior (``RV_mean``, ``Delta_M0``,
         …; :meth:`sndust.AbstractDustPopulation.derived`); none in older files."""
-        return tuple(json.loads(self.idata.posterior.attrs.get("derived_names", "[]")))
+        return tuple(json.loads(self.posterior.attrs.get("derived_names", "[]")))
 
     @property
     def divergences(self) -> int:
         """Number of divergent transitions over all chains."""
-        if "sample_stats" not in self.idata.groups():  # e.g. Laplace draws
+        if "sample_stats" not in self.datatree.children:  # e.g. Laplace draws
             return 0
-        stats = self.idata.sample_stats
+        stats = self.sample_stats
         return int(stats["diverging"].sum()) if "diverging" in stats else 0
 
-    def summary(self, var_names=None, **kwargs):
-        """ArviZ summary (mean, sd, HDI, MCSE, bulk/tail ESS, R-hat) of ``var_names``
-        (default: the hyperparameters and the population's derived quantities, or θ,
-        A_V, D of a per-SN fit); the data frame's ``attrs`` hold the divergence count and
-        the sampler."""
+    def summary(self, var_names=None, *, hdi_prob: float = HDI_PROB, **kwargs):
+        """arviz-stats' summary (mean, sd, HDI, bulk/tail ESS, R-hat, MCSE) of
+        ``var_names`` (default: the hyperparameters and the population's derived
+        quantities, or θ, A_V, D of a per-SN fit); the data frame's ``attrs`` hold the
+        divergence count and the sampler.
+
+        The interval is the ``hdi_prob`` highest-density interval, in columns named as
+        sndust always named them, ``hdi_3%`` and ``hdi_97%`` at the default 0.94
+        (``hdi_2.5%``, ``hdi_97.5%`` at 0.95); given ``ci_prob`` or ``ci_kind``, the
+        interval and its columns are arviz-stats' own (``eti89_lb``, ``eti89_ub``, …).
+        Other keywords go to :func:`arviz_stats.summary` (``round_to="none"``: raw
+        numbers; by default they are raw too, only displayed rounded)."""
         if var_names is None:
             var_names = [*self.hyper_names, *self.derived_names] or ["theta", "A_V", "D"]
-        missing = [v for v in var_names if v not in self.idata.posterior]
+        missing = [v for v in var_names if v not in self.posterior]
         if missing:
             raise ConfigError(
                 f"no posterior variable(s) {missing}; available: "
-                + ", ".join(self.idata.posterior.data_vars),
+                + ", ".join(self.posterior.data_vars),
                 field="var_names",
             )
-        with _one_chain_quietly(self.idata.posterior.sizes["chain"]):
-            table = az.summary(self.idata, var_names=var_names, **kwargs)
+        own = "ci_prob" not in kwargs and "ci_kind" not in kwargs
+        if own:
+            kwargs |= {"ci_prob": hdi_prob, "ci_kind": "hdi"}
+        table = azs.summary(self.datatree, var_names=list(var_names), **kwargs)
+        if own:
+            table = _hdi_columns(table, hdi_prob)
         table.attrs["divergences"] = self.divergences
-        table.attrs["sampler"] = self.idata.posterior.attrs.get("sampler")
+        table.attrs["sampler"] = self.posterior.attrs.get("sampler")
         return table
 
     def report(self, *, verdict: bool = True) -> str:
         """The summary as text, with divergences and timing, and (``verdict``) a last line
         that says whether the chains converged (:meth:`convergence`), naming every
         parameter that did not."""
-        a = self.idata.posterior.attrs
+        a = self.posterior.attrs
         head = (
-            f"{a.get('sampler')}: {self.idata.posterior.sizes['chain']} chains × "
-            f"{self.idata.posterior.sizes['draw']} draws; divergences {self.divergences}; "
+            f"{a.get('sampler')}: {self.posterior.sizes['chain']} chains × "
+            f"{self.posterior.sizes['draw']} draws; divergences {self.divergences}; "
             f"warm-up {a.get('warmup_seconds', float('nan')):.1f} s, sampling "
             f"{a.get('sampling_seconds', float('nan')):.1f} s"
         )
@@ -319,9 +348,9 @@ class Posterior:
                     why.append(f"{kind} ESS {entry[f'ess_{kind}']:.0f} < {ess_min:g}")
             if why:
                 failing.append(f"{row}: " + ", ".join(why))
-        markov = "sample_stats" in self.idata.groups()
+        markov = "sample_stats" in self.datatree.children
         converged = (not failing) if markov else None
-        attrs = self.idata.posterior.attrs  # (earlier: "warmup_lp_rhat", log density alone)
+        attrs = self.posterior.attrs  # (earlier: "warmup_lp_rhat", log density alone)
         warm = float(attrs.get("warmup_rhat", attrs.get("warmup_lp_rhat", np.nan)))
         criteria = f"R-hat ≤ {rhat_max:g}, bulk and tail ESS ≥ {ess_min:g}"
         if converged is None:
@@ -361,7 +390,7 @@ class Posterior:
     def min_ess(self, var_names=None, method: str = "bulk") -> float:
         """Smallest ESS over ``var_names`` (default the hyperparameters), every element."""
         names = var_names or list(self.hyper_names)
-        ess = az.ess(self.idata, var_names=names, method=method)
+        ess = azs.ess(self.datatree, var_names=names, method=method)
         return float(min(float(ess[n].min()) for n in names))
 
     # ------------------------------------------------------------------ distances
@@ -370,7 +399,7 @@ class Posterior:
         ``MU`` (the latent distance D of a hierarchical model; μ of a fit), μ̂, the
         Hubble residual, A_V, R_V, θ, the peak MJD where t_max is free, and each SN's
         ``SURVEY`` where the SNe come from several surveys."""
-        post, const = self.idata.posterior, self.idata.constant_data
+        post, const = self.posterior, self.constant_data
 
         def mean_sd(name):
             a = post[name].values
@@ -403,7 +432,7 @@ class Posterior:
 
     def to_fitres(self, path: str | os.PathLike) -> None:
         """Write :meth:`distance_table` as SNANA FITRES text."""
-        a = self.idata.posterior.attrs
+        a = self.posterior.attrs
         write_fitres(
             self.distance_table(),
             path,
@@ -416,21 +445,27 @@ class Posterior:
 
     # ------------------------------------------------------------------ files
     def to_netcdf(self, path: str | os.PathLike) -> str:
-        """Save every group to one netCDF-4 (HDF5) file."""
-        return self.idata.to_netcdf(os.fspath(path), engine="h5netcdf")
+        """Save every group to one netCDF-4 (HDF5) file (one HDF5 group per ArviZ group,
+        the layout ArviZ 0.x wrote too); returns the path."""
+        path = os.fspath(path)
+        self.datatree.to_netcdf(path, engine="h5netcdf")
+        return path
 
     @classmethod
     def from_netcdf(cls, path: str | os.PathLike) -> Posterior:
-        """Load a file written by :meth:`to_netcdf`."""
+        """Load a file written by :meth:`to_netcdf`, by this sndust or by one on ArviZ
+        0.x (InferenceData.to_netcdf: the same groups). Read whole into memory and the
+        file closed, so a later run may overwrite it."""
         if not os.path.exists(path):
             raise DataError("no such file", file=path)
         try:
-            idata = az.from_netcdf(os.fspath(path), engine="h5netcdf")
+            with xr.open_datatree(os.fspath(path), engine="h5netcdf") as tree:
+                tree = tree.load()
         except Exception as err:  # noqa: BLE001 (xarray/h5netcdf raise many kinds)
             raise DataError(f"not a readable posterior netCDF file: {err}", file=path) from None
-        if "posterior" not in idata.groups():
+        if "posterior" not in tree.children:
             raise DataError("not a posterior file: it has no posterior group", file=path)
-        attrs = idata.posterior.attrs
+        attrs = tree["posterior"].attrs
         missing = [k for k in ("sampler", "hyper_names") if k not in attrs]
         if missing:
             raise DataError(
@@ -442,14 +477,14 @@ class Posterior:
             names = json.loads(attrs["hyper_names"])
         except (TypeError, ValueError):
             names = None
-        absent = None if names is None else [n for n in names if n not in idata.posterior]
+        absent = None if names is None else [n for n in names if n not in tree["posterior"]]
         if names is None or absent:
             raise DataError(
                 "its posterior group does not hold the hyperparameters its 'hyper_names' "
                 f"attribute names ({attrs['hyper_names']})",
                 file=path,
             )
-        return cls(idata)
+        return cls(tree)
 
 
 #: prefix that marks a population's derived quantities among a draw's values
