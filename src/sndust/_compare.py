@@ -1,6 +1,6 @@
 """Which population do the data prefer: PSIS-LOO (Vehtari, Gelman & Gabry 2017) of runs on
-the same SNe through ArviZ (``az.loo``, ``az.compare``); the runs' hyperparameters side
-by side; per-SN elpd differences against host mass and redshift.
+the same SNe through arviz-stats (``arviz_stats.loo``, ``arviz_stats.compare``); the runs'
+hyperparameters side by side; per-SN elpd differences against host mass and redshift.
 
 Leave-one-out here leaves out one *SN* (all its photometry), the unit a population
 describes; its Pareto k̂ says whether importance sampling could stand in for refitting
@@ -36,6 +36,15 @@ __all__ = ["Comparison", "compare"]
 #: Pareto k̂ above which a PSIS-LOO term is unreliable (Vehtari et al. 2024).
 K_HAT_MAX = 0.7
 _LISTED = 10  # SNe named per run in the report (every one in to_json)
+#: to_json's key → the arviz-stats compare table's column
+_JSON_COLUMNS = {
+    "elpd_loo": "elpd",
+    "se": "se",
+    "p_loo": "p",
+    "elpd_diff": "elpd_diff",
+    "dse": "dse",
+    "weight": "weight",
+}
 _MOSTLY_UNRELIABLE = (
     "most SNe's LOO terms are unreliable: leaving an SN out frees its own parameters "
     "(theta, A_V, R_V, distance, epsilon), which its light curve pins down, so the "
@@ -60,9 +69,13 @@ class Comparison:
 
     Attributes:
         names: the runs' names, in the order given.
-        table: ArviZ's ``az.compare`` table (rows best first: ``elpd_loo``, ``p_loo``,
-            ``elpd_diff``, ``dse`` (the SE of the difference), ``weight``, ...).
-        loo: each run's ``az.loo(..., pointwise=True)`` result, by name.
+        table: arviz-stats' ``compare`` table, unrounded (rows best first: ``rank``,
+            ``elpd_diff``, ``dse`` (the SE of the difference), ``p_worse``, ``diag_diff``,
+            ``diag_elpd``, ``p`` (ArviZ 0.x's ``p_loo``), ``elpd`` (its ``elpd_loo``),
+            ``se``, ``weight``).
+        loo: each run's ``arviz_stats.loo(..., pointwise=True)`` result
+            (``ELPDDataLOO``: ``elpd``, ``se``, ``p``, per-SN ``elpd_i`` and
+            ``pareto_k``), by name.
         snid: the SNe (the same in every run).
         elpd_sn: per-SN elpd, ``(runs, n_sn)``.
         k_hat: per-SN Pareto k̂, ``(runs, n_sn)``.
@@ -108,8 +121,8 @@ class Comparison:
         for name, row in self.table.iterrows():
             bad = int((self.k_hat[self.names.index(name)] > K_HAT_MAX).sum())
             lines.append(
-                f"  {name:{width}s}  {row['elpd_loo']:10.2f} {row['se']:7.2f}  "
-                f"{row['elpd_diff']:9.2f} {row['dse']:7.2f}  {row['p_loo']:7.2f}  {bad:8d}"
+                f"  {name:{width}s}  {row['elpd']:10.2f} {row['se']:7.2f}  "
+                f"{row['elpd_diff']:9.2f} {row['dse']:7.2f}  {row['p']:7.2f}  {bad:8d}"
             )
         if self.marginals:
             se = ", ".join(
@@ -133,9 +146,9 @@ class Comparison:
         return {
             "best": self.best,
             "runs": {
-                name: {
-                    key: float(self.table.loc[name, key])
-                    for key in ("elpd_loo", "se", "p_loo", "elpd_diff", "dse", "weight")
+                name: {  # (the keys as before arviz-stats renamed elpd_loo and p_loo)
+                    key: float(self.table.loc[name, column])
+                    for key, column in _JSON_COLUMNS.items()
                 }
                 | {
                     "k_hat_over": [
@@ -220,7 +233,7 @@ def compare(
             on different SNe (naming them), a run without per-SN log-likelihood, or
             models not matching their runs.
     """
-    import arviz as az
+    import arviz_stats as azs
 
     from ._sampling._posterior import Posterior
 
@@ -241,7 +254,7 @@ def compare(
         raise ConfigError(f"expected {len(runs)} different names, got {list(names)}", field="names")
     snid = tuple(str(s) for s in runs[0].posterior["sn"].values)
     for name, run in zip(names, runs):
-        if "log_likelihood" not in run.idata.groups():
+        if "log_likelihood" not in run.groups():
             raise ConfigError(f"run {name} has no per-SN log-likelihood", field="runs")
         other = tuple(str(s) for s in run.posterior["sn"].values)
         if other != snid:
@@ -257,23 +270,24 @@ def compare(
         marginals = _integrated(runs, names, models, key, draws, hyper_draws, progress)
     with warnings.catch_warnings():  # the k̂ ArviZ warns of are reported by SN below
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto")
-        if marginals:
-            loo = {
-                name: az.loo(
-                    _as_idata(marginals[name], snid),
-                    pointwise=True,
-                    var_name="marginal",
-                    reff=None if marginals[name].hyper else 1.0,  # no hyperparameters
-                )  # fmt: skip
-                for name in names
-            }
-        else:
-            loo = {
-                name: az.loo(run.idata, pointwise=True, var_name="flux")
-                for name, run in zip(names, runs)
-            }
-        table = az.compare(loo, ic="loo")
-    elpd = np.stack([np.asarray(loo[n].loo_i) for n in names])
+        loo = {}
+        for name, run in zip(names, runs):
+            if marginals:
+                tree, var = _as_datatree(marginals[name], snid), "marginal"
+                reff = None if marginals[name].hyper else 1.0  # no hyperparameters
+            else:
+                tree, var, reff = run.datatree, "flux", None
+            try:
+                loo[name] = azs.loo(tree, pointwise=True, var_name=var, reff=reff)
+            except ValueError as err:  # e.g. too few draws to fit the Pareto tail
+                draws = tree["log_likelihood"].sizes
+                raise ConfigError(
+                    f"run {name}: PSIS-LOO failed on its {draws['chain']} chains × "
+                    f"{draws['draw']} draws ({err}); a run needs at least 25 draws in all",
+                    field="runs",
+                ) from None
+        table = azs.compare(loo, round_to="none")
+    elpd = np.stack([np.asarray(loo[n].elpd_i) for n in names])
     k_hat = np.stack([np.asarray(loo[n].pareto_k) for n in names])
     said = []
     for i, name in enumerate(names):
@@ -302,7 +316,7 @@ def compare(
             if draws.ndim != 2:  # a vector hyperparameter (ΔW0): not one number
                 continue
             hyper.setdefault(param, {})[name] = (float(draws.mean()), float(draws.std(ddof=1)))
-    const = runs[0].idata.constant_data
+    const = runs[0].constant_data
     return Comparison(
         names=names,
         table=table,
@@ -349,10 +363,9 @@ def _integrated(runs, names, models, key, draws, hyper_draws, progress):
     return out
 
 
-def _as_idata(marginal, snid):
-    """An InferenceData of the integrated per-SN log-likelihood (and the hyperparameter
-    draws it was computed at, for ArviZ's relative efficiency)."""
-    import arviz as az
+def _as_datatree(marginal, snid):
+    """A DataTree of the integrated per-SN log-likelihood (and the hyperparameter draws
+    it was computed at, for ArviZ's relative efficiency)."""
     import xarray as xr
 
     chains, draws, _ = marginal.log_lik.shape
@@ -364,4 +377,4 @@ def _as_idata(marginal, snid):
         {"marginal": (("chain", "draw", "sn"), marginal.log_lik)},
         coords=coords | {"sn": list(snid)},
     )
-    return az.InferenceData(posterior=posterior, log_likelihood=loglik)
+    return xr.DataTree.from_dict({"posterior": posterior, "log_likelihood": loglik})

@@ -188,10 +188,10 @@ def _check_run(model, posterior):
         only = sorted(set(snid) ^ set(model.snid))
         what = f"SNe in one but not the other: {', '.join(only[:10])}" if only else "order"
         raise ConfigError(f"the run is not of this model's survey ({what})", field="model")
-    if "observed_data" in posterior.idata.groups():  # the same names, other photometry?
+    if "observed_data" in posterior.groups():  # the same names, other photometry?
         prepared = model.prepared
         ours = np.asarray(prepared.obs_fluxcal)[np.asarray(prepared.mask)]
-        theirs = np.asarray(posterior.idata.observed_data["fluxcal"].values)
+        theirs = np.asarray(posterior.observed_data["fluxcal"].values)
         if ours.shape != theirs.shape or not np.allclose(ours, theirs, rtol=1e-6, atol=0):
             raise ConfigError(
                 "the run's photometry is not this model's (the same SNe, other "
@@ -205,7 +205,7 @@ def _check_run(model, posterior):
             f"population ({type(model.population).__name__})",
             field="model",
         )
-    if "log_likelihood" in posterior.idata.groups():  # the same data, another model?
+    if "log_likelihood" in posterior.groups():  # the same data, another model?
         _check_likelihood(model, posterior)
 
 
@@ -220,7 +220,7 @@ def _check_likelihood(model, posterior):
     }
     flat = model.unconstrain(draw)
     ours = np.asarray(_likelihood_per_sn(model, flat), np.float64)
-    theirs = np.asarray(posterior.idata.log_likelihood["flux"].values[0, 0], np.float64)
+    theirs = np.asarray(posterior.log_likelihood["flux"].values[0, 0], np.float64)
     if not np.allclose(ours, theirs, rtol=1e-5, atol=1e-3):
         worst = int(np.argmax(np.abs(ours - theirs)))
         raise ConfigError(
@@ -467,12 +467,14 @@ def _weights_at(model, values, fixed, moments, h, batch):
 
 
 def _diagnostics(log_w):
-    """Pareto k̂ (ArviZ's PSIS), effective sample size and the Monte Carlo standard
+    """Pareto k̂ (arviz-stats' PSIS), effective sample size and the Monte Carlo standard
     error of the log of the mean, of each SN's weights ``(draws, n_sn)``."""
-    import arviz as az
+    import arviz_stats  # noqa: F401 (the .azstats accessor)
+    import xarray as xr
 
     log_w = np.where(np.isfinite(log_w), log_w, -1e300)  # PSIS wants finite numbers
-    _, k_hat = az.psislw(log_w.T.copy())
+    # arviz-stats' psislw smooths exp(-x), x a log-likelihood (ArviZ 0.x's took log weights)
+    _, k_hat = xr.DataArray(-log_w, dims=["draw", "sn"]).azstats.psislw(dim="draw")
     w = np.exp(log_w - log_w.max(axis=0))
     ess = w.sum(axis=0) ** 2 / np.maximum((w**2).sum(axis=0), 1e-300)
     # the mean's relative variance is var(w)/(n mean(w)²) = (n/ess − 1)/n
