@@ -284,7 +284,7 @@ def test_summarize_refuses_another_tools_netcdf_naming_the_file(tmp_path, capsys
     import arviz as az
 
     path = tmp_path / "other.nc"
-    az.from_dict(posterior={"x": np.zeros((2, 5))}).to_netcdf(str(path), engine="h5netcdf")
+    az.from_dict({"posterior": {"x": np.zeros((2, 5))}}).to_netcdf(str(path), engine="h5netcdf")
     one_line_exit(["summarize", str(path)], capsys, f"{path}: not written by sndust")
 
 

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import xarray as xr
 from conftest import count_compiles
 from helpers import TINY
 
@@ -310,7 +311,8 @@ def test_netcdf_round_trip(tiny_runs, tmp_path):
     post.to_netcdf(path)
     back = sd.Posterior.from_netcdf(path)
     for group in ("posterior", "sample_stats", "log_likelihood", "observed_data"):
-        assert group in back.idata.groups()
+        assert group in back.groups()
+        xr.testing.assert_identical(getattr(back, group), getattr(post, group))
     np.testing.assert_array_equal(back.posterior["tau_A"].values, post.posterior["tau_A"].values)
     assert back.hyper_names == post.hyper_names
     assert back.summary().shape == post.summary().shape
