@@ -74,7 +74,9 @@ def main(argv=None):
     print()
     print(table(runs))
     if args.json:
-        loo = comparison.table[["elpd_loo", "se", "elpd_diff", "dse", "p_loo"]]
+        loo = comparison.table[["elpd", "se", "elpd_diff", "dse", "p"]].rename(
+            columns={"elpd": "elpd_loo", "p": "p_loo"}  # the record's keys as before
+        )
         record = {
             "date": datetime.date.today().isoformat(),
             "machine": f"{platform.machine()}, {platform.processor() or platform.system()}",

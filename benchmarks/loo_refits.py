@@ -79,7 +79,7 @@ def main(argv=None):
             "brute": brute,
             "integrated": float(integrated.elpd_sn[0, i]),
             "integrated_k": float(integrated.k_hat[0, i]),
-            "pointwise": float(pointwise.loo_i.values[i]),
+            "pointwise": float(pointwise.elpd_i.values[i]),
             "pointwise_k": float(pointwise.pareto_k.values[i]),
             "is_mc_se": float(marg.mc_se[i]),
             "refit_seconds": sec,
