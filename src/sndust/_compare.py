@@ -286,7 +286,8 @@ def compare(
                     f"{draws['draw']} draws ({err}); a run needs at least 25 draws in all",
                     field="runs",
                 ) from None
-        table = azs.compare(loo, round_to="none")
+        with np.errstate(divide="ignore", invalid="ignore"):  # stacking: exp(elpd_i) → 0
+            table = azs.compare(loo, round_to="none")
     elpd = np.stack([np.asarray(loo[n].elpd_i) for n in names])
     k_hat = np.stack([np.asarray(loo[n].pareto_k) for n in names])
     said = []
