@@ -237,20 +237,20 @@ class Posterior:
                 else np.full(len(snid), ""),
             }.items()
         }
-        tree = xr.DataTree.from_dict(
-            {
-                "posterior": xr.Dataset(posterior, coords=coords, attrs=attrs),
-                "log_likelihood": xr.Dataset(
-                    {"flux": xr.DataArray(loglik, dims=["chain", "draw", "sn"])}, coords=coords
-                ),
-                "sample_stats": xr.Dataset(
-                    sample_stats | tuned, coords={k: coords[k] for k in ("chain", "draw")}
-                ),
-                "observed_data": xr.Dataset(observed),
-                "constant_data": xr.Dataset(constant, coords={"sn": snid}),
-            }
-        )
-        return cls(tree)
+        groups = {
+            "posterior": xr.Dataset(posterior, coords=coords, attrs=attrs),
+            "log_likelihood": xr.Dataset(
+                {"flux": xr.DataArray(loglik, dims=["chain", "draw", "sn"])}, coords=coords
+            ),
+            "sample_stats": xr.Dataset(
+                sample_stats | tuned, coords={k: coords[k] for k in ("chain", "draw")}
+            ),
+            "observed_data": xr.Dataset(observed),
+            "constant_data": xr.Dataset(constant, coords={"sn": snid}),
+        }
+        # no group without variables (draws of a Laplace approximation have no
+        # sample_stats), as InferenceData left them out
+        return cls(xr.DataTree.from_dict({k: v for k, v in groups.items() if v.data_vars}))
 
     # ------------------------------------------------------------------ summaries
     @property
