@@ -101,8 +101,8 @@ class Posterior:
         if name == "datatree":
             raise AttributeError(name)
         tree = self.datatree
-        if name in tree.children:  # a group, as a Dataset (InferenceData gave Datasets)
-            return tree[name].to_dataset()
+        if name in tree.children:  # a group as a Dataset, as InferenceData gave: a view
+            return tree[name].ds  # (its attrs and values the tree's own; no new variables)
         return getattr(tree, name)
 
     def __repr__(self) -> str:
