@@ -278,7 +278,7 @@ def compare(
             else:
                 tree, var, reff = run.datatree, "flux", None
             try:
-                loo[name] = azs.loo(tree, pointwise=True, var_name=var, reff=reff)
+                loo[name] = _loo(tree, var, reff)
             except ValueError as err:  # e.g. too few draws to fit the Pareto tail
                 draws = tree["log_likelihood"].sizes
                 raise ConfigError(
@@ -362,6 +362,25 @@ def _integrated(runs, names, models, key, draws, hyper_draws, progress):
                 f"SN, light curves evaluated {how}): {m.seconds:.0f} s"
             )
     return out
+
+
+def _loo(tree, var, reff):
+    """arviz-stats' PSIS-LOO of ``tree``'s log-likelihood ``var``, pointwise.
+
+    Where every SN's log-likelihood is the same at every draw (a run without
+    hyperparameters, its SNe integrated out) the leave-one-out predictive is that value
+    exactly: the importance weights are uniform and k̂ is 0. arviz-stats' Pareto fit
+    refuses such a constant tail, so the weights are given to it."""
+    import arviz_stats as azs
+    import xarray as xr
+
+    ll = tree["log_likelihood"][var]
+    sample = ("chain", "draw")
+    if bool((ll.max(sample) == ll.min(sample)).all()):
+        weights = xr.full_like(ll, -np.log(ll.sizes["chain"] * ll.sizes["draw"]))
+        k_hat = xr.zeros_like(ll.isel(chain=0, draw=0, drop=True))
+        return azs.loo(tree, pointwise=True, var_name=var, log_weights=weights, pareto_k=k_hat)
+    return azs.loo(tree, pointwise=True, var_name=var, reff=reff)
 
 
 def _as_datatree(marginal, snid):
