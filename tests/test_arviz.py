@@ -143,3 +143,18 @@ def test_the_commands_print_no_python_warning(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     proc = _quiet_run("summarize", "d/demo.nc", cwd=tmp_path)
     assert proc.returncode == 0 and "nan" in proc.stdout  # one chain: no R-hat
+
+
+def test_arviz_plots_draws_a_run_from_its_tree(tmp_path):
+    """A run's tree goes straight into arviz-plots: a trace and a density panel for each
+    hyperparameter, saved as a PNG."""
+    import arviz_plots as azp
+    import matplotlib
+
+    matplotlib.use("Agg")
+    post = sd.Posterior.from_netcdf(OLD)
+    names = list(post.hyper_names)
+    pc = azp.plot_trace_dist(post.datatree, var_names=names, backend="matplotlib")
+    assert len(pc.viz["figure"].item().axes) == 2 * len(names)
+    pc.savefig(tmp_path / "trace.png")
+    assert (tmp_path / "trace.png").read_bytes()[:4] == b"\x89PNG"
