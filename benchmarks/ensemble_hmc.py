@@ -51,7 +51,6 @@ def adapt(name, target, z0, warmup, key):
     gradients per chain."""
     import blackjax
     import jax
-    import numpy as np
     import optax
 
     chains = z0.shape[0]
