@@ -41,7 +41,9 @@ def starts(model, chains):
     from sndust._sampling._population_start import population_start
     from sndust._sampling._precondition import whiten
 
-    start = population_start(model, jax.random.key(0), chains=chains)
+    # the prior's coordinates for R_V, as when this was measured (informed=True gives the
+    # starts in the coordinates of model.with_anchors(start.anchors))
+    start = population_start(model, jax.random.key(0), chains=chains, informed=False)
     target = whiten(model, start.position)
     return target, jax.jit(jax.vmap(target.to_z))(jnp.asarray(start.chains))
 

@@ -422,7 +422,7 @@ def run_fit(cfg: dict, *, resume: bool = False, quiet: bool = False) -> dict[str
                 steps=s["map_steps"],
             )  # fmt: skip
             start, what = fitted, "per-SN fits, then the population fitted to them"
-            at = model.constrain(fitted.position)
+            at = model.with_anchors(fitted.anchors).constrain(fitted.position)
         else:
             fit = sd.MAP(steps=s["map_steps"], starts=s["map_starts"]).run(model, k_map)
             start, what = fit.position, "MAP"

@@ -5,7 +5,9 @@ Parameters, in the sampler's coordinates (a dict pytree, ``ravel_pytree``-flatte
 
 * ``hyper``: each hyperparameter ``x`` with value ``T(x)``, ``T = biject_to(support)``;
 * per SN: ``theta`` (θ ~ N(0,1)); ``A_V`` and ``R_V`` when the population gives them a
-  distribution (parameterised by type, see ``_reparam``); ``e`` (ε = L_Σ e, e ~ N(0, I));
+  distribution (parameterised by type, see ``_reparam``; R_V in *informed* coordinates
+  after :meth:`HierarchicalModel.with_anchors`, which the default start of the samplers
+  applies); ``e`` (ε = L_Σ e, e ~ N(0, I));
   ``D`` (centred: D = μ̂ + 0.1 mag·x − A_V by default, i.e. x measures the *apparent*
   distance D + A_V; see below);
   ``t_max`` (U(−10, 10) via a logistic map) when the population fits times of maximum.
@@ -48,7 +50,13 @@ from ._params import (
     hyperpriors_of,
     walk_hyperpriors,
 )
-from ._reparam import kind_of, natural_log_prob, sample_coordinates, to_unconstrained
+from ._reparam import (
+    ANCHORED_KINDS,
+    kind_of,
+    natural_log_prob,
+    sample_coordinates,
+    to_unconstrained,
+)
 
 __all__ = ["HierarchicalModel"]
 
@@ -105,6 +113,7 @@ class HierarchicalModel(eqx.Module):
     muhat: PerSN = sn_axis()
     muhat_err: PerSN = sn_axis()
     flux_ref: PerSN = sn_axis()
+    anchors: dict = sn_axis()
     layout: ParameterLayout = eqx.field(static=True)
     distance_coordinate: str = eqx.field(static=True)
 
@@ -182,6 +191,7 @@ class HierarchicalModel(eqx.Module):
         self.muhat_err = jnp.asarray(muhat_err, ftype)
         # fluxes are computed from D − μ̂ with 10^(−0.4 (M0 + μ̂)) formed in float64 here
         self.flux_ref = prepared.reference_scale(muhat)
+        self.anchors = {}
         with validation_enabled(False):  # NaN priors are named SN by SN just below
             self.layout = discover_layout(population, host, prepared.n_sn, prepared.n_eps, ftype)
         # NaN per-SN priors are named below, SN by SN, instead of numpyro's bare ValueError
@@ -218,6 +228,45 @@ class HierarchicalModel(eqx.Module):
         """Unconstrained parameter dict → flat vector."""
         return self.layout.ravel(tree)
 
+    def with_anchors(self, anchors: dict) -> HierarchicalModel:
+        """This model in *informed* coordinates: ``anchors`` maps a per-SN dust parameter
+        (``"R_V"``) to ``(loc, prec)``, arrays ``(n_sn,)`` summarising each SN's light
+        curves as N(loc, 1/prec) in that parameter; its coordinate then weighs the
+        population prior against that summary SN by SN (``_reparam``'s module docstring:
+        non-centred where prec = 0, centred where prec ≫ 1/scale²). The posterior of the
+        values is the same; only the coordinates the sampler moves in differ. The default
+        start (``init="per_sn"``) measures the anchors and samples in these coordinates.
+
+        Raises:
+            ConfigError: a name that is not a per-SN dust parameter this model samples
+                with a normal or truncated-normal prior, or arrays of the wrong shape.
+        """
+        dtype = self.prepared.obs_fluxcal.dtype
+        kinds = dict(self.layout.dust_kinds)
+        checked = {}
+        for name, (loc, prec) in anchors.items():
+            if kinds.get(name) not in ANCHORED_KINDS:
+                raise ConfigError(
+                    f"anchors: {name!r} is not a per-SN dust parameter sampled with a normal "
+                    f"or truncated-normal prior (this model's: "
+                    f"{[k for k, v in kinds.items() if v in ANCHORED_KINDS]})",
+                    field="anchors",
+                )
+            loc, prec = (np.asarray(a, float) for a in (loc, prec))
+            if loc.shape != (self.n_sn,) or prec.shape != (self.n_sn,):
+                raise ConfigError(
+                    f"anchors[{name!r}]: loc and prec must have shape ({self.n_sn},), got "
+                    f"{loc.shape} and {prec.shape}",
+                    field="anchors",
+                )
+            if not (np.all(np.isfinite(loc)) and np.all(np.isfinite(prec)) and np.all(prec >= 0)):
+                raise ConfigError(
+                    f"anchors[{name!r}]: loc must be finite and prec finite and ≥ 0",
+                    field="anchors",
+                )
+            checked[name] = (jnp.asarray(loc, dtype), jnp.asarray(prec, dtype))
+        return eqx.tree_at(lambda m: m.anchors, self, checked)
+
     # ------------------------------------------------------------------ core
     def _forward(self, flat):
         """Values and per-block log densities (in sampler coordinates) of a flat vector."""
@@ -240,7 +289,7 @@ class HierarchicalModel(eqx.Module):
                     f"{name} prior between calls ({kind} -> {kind_of(prior)})",
                     field=name,
                 )
-            value, lp = sample_coordinates(prior, u.get(name), n)
+            value, lp = sample_coordinates(prior, u.get(name), n, self.anchors.get(name))
             values[name] = value
             lp_dust = lp_dust + lp
         theta, e = u["theta"], u["e"]
@@ -378,7 +427,7 @@ class HierarchicalModel(eqx.Module):
             prior = getattr(priors, name)
             value = jnp.broadcast_to(jnp.asarray(params[name], dtype), (n,))
             _check_support(prior, value, name, self.snid)
-            tree[name] = to_unconstrained(prior, value)
+            tree[name] = to_unconstrained(prior, value, self.anchors.get(name))
         for name in ("theta", "e"):
             if name in params:
                 tree[name] = jnp.broadcast_to(jnp.asarray(params[name], dtype), tree[name].shape)
@@ -531,8 +580,8 @@ class HierarchicalModel(eqx.Module):
                 tree[name] = x / self._distance_coordinate_scale(h, priors)
             elif name in ("A_V", "R_V"):
                 prior = getattr(self.population.dust_priors(h, self.host), name)
-                value = prior.sample(k, () if prior.batch_shape else (n,))
-                tree[name] = jnp.broadcast_to(to_unconstrained(prior, value), (n,))
+                value = jnp.broadcast_to(prior.sample(k, () if prior.batch_shape else (n,)), (n,))
+                tree[name] = to_unconstrained(prior, value, self.anchors.get(name))
             elif name == "t_max":
                 u = jax.random.uniform(k, shape, minval=1e-6, maxval=1 - 1e-6)
                 tree[name] = jax.scipy.special.logit(u)

@@ -389,6 +389,10 @@ class Checkpoint:
             "precondition/metric_index": _Spec(index.shape, np.integer, index),
             "precondition/metric_hyper_index": _Spec(hyper.shape, np.integer, hyper),
         }
+        for name in self.config.get("informed", []):  # the informed coordinates' anchors
+            expected |= {
+                f"precondition/anchor_{name}_{p}": _Spec((n_sn,), dtype) for p in ("loc", "prec")
+            }
         if whitened:
             expected |= {
                 "precondition/center": _Spec((dim,), dtype),

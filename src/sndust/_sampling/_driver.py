@@ -434,6 +434,7 @@ def run_sampler(
     config = sampler.config() | {
         "chains": int(chains),
         "init": init if isinstance(init, str) else _start_kind(init),
+        "informed": _informed_names(model, init),
         "map_starts": int(map_starts),
         "extend_warmup": int(extend_warmup),
         "jitter": float(jitter),
@@ -446,7 +447,7 @@ def run_sampler(
     if checkpoint is not None:
         exists = os.path.exists(checkpoint)
         if exists and resume:
-            inherit = ("init",) if init is None else ()
+            inherit = ("init", "informed") if init is None else ()
             store = Checkpoint.load(checkpoint, fingerprint, config, inherit)
             store.check_run(sampler, model, int(chains), precondition not in (False, "metric"))
         elif exists:
@@ -467,7 +468,8 @@ def run_sampler(
     fresh = store.init is None
     if fresh:
         k_init, k_jitter = jax.random.split(jax.random.fold_in(key, _PHASE_INIT))
-        starts, center = initial_positions(model, k_init, chains, init, jitter, map_starts)
+        starts, center, anchors = initial_positions(model, k_init, chains, init, jitter, map_starts)
+        model = model.with_anchors(anchors)  # the coordinates the starts are in
         target = whiten(model, center) if precondition else Identity(model)
         if starts.ndim == 1:
             starts = jittered(target, starts, k_jitter, chains, jitter)
@@ -476,11 +478,16 @@ def run_sampler(
             metric = laplace_metric(target)
             target = Identity(model)
         store.init = np.asarray(starts)
-        store.precondition = _precondition_arrays(target) | {
-            "metric_" + name: np.asarray(getattr(metric, name))
-            for name in ("chol", "hyper_var", "index", "hyper_index")
-        }
+        store.precondition = (
+            _precondition_arrays(target)
+            | {
+                "metric_" + name: np.asarray(getattr(metric, name))
+                for name in ("chol", "hyper_var", "index", "hyper_index")
+            }
+            | _anchor_arrays(anchors)
+        )
     else:
+        model = model.with_anchors(_restore_anchors(store.precondition))
         target = _restore_target(model, store.precondition)
     dtype = model.prepared.obs_fluxcal.dtype
     metric = BlockMetric(
@@ -527,6 +534,19 @@ def run_sampler(
     )
 
 
+def _informed_names(model, init) -> list[str]:
+    """The parameters a run from ``init`` samples in informed coordinates (the per-SN
+    start measures their anchors: ``_population_start.anchors_from_fits``)."""
+    from .._model._reparam import ANCHORED_KINDS
+    from ._population_start import PopulationStart
+
+    if isinstance(init, PopulationStart):
+        return sorted(init.anchors)
+    if isinstance(init, str) and init == "per_sn" and model.hyper_names:
+        return sorted(name for name, kind in model.layout.dust_kinds if kind in ANCHORED_KINDS)
+    return []
+
+
 def _start_kind(init) -> str:
     from ._population_start import PopulationStart
 
@@ -556,6 +576,25 @@ def _precondition_arrays(target) -> dict:
     if isinstance(target, Identity):
         return {}
     return {name: np.asarray(getattr(target, name)) for name in _WHITENED}
+
+
+def _anchor_arrays(anchors: dict) -> dict:
+    """The informed coordinates' anchors as checkpoint arrays (``anchor_<name>_loc`` and
+    ``_prec``): a resumed run samples in the coordinates it began in."""
+    return {
+        f"anchor_{name}_{part}": np.asarray(a)
+        for name, pair in anchors.items()
+        for part, a in zip(("loc", "prec"), pair, strict=True)
+    }
+
+
+def _restore_anchors(arrays: dict) -> dict:
+    names = sorted(
+        k[len("anchor_") : -len("_loc")]
+        for k in arrays
+        if k.startswith("anchor_") and k.endswith("_loc")
+    )
+    return {name: (arrays[f"anchor_{name}_loc"], arrays[f"anchor_{name}_prec"]) for name in names}
 
 
 def _restore_target(model, arrays: dict):

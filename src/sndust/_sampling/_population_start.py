@@ -99,6 +99,10 @@ class PopulationStart(NamedTuple):
         seconds: wall time.
         likelihood: whether the population fit evaluated the light curves (the
             population's hyperparameters enter them).
+        anchors: each SN's light-curve information on its normal or truncated-normal
+            dust parameters (``{"R_V": (loc, prec)}``, see :func:`anchors_from_fits`),
+            or ``{}``. ``position`` and ``chains`` are in the coordinates of
+            ``model.with_anchors(anchors)``, the model the sampler then runs.
     """
 
     position: jax.Array
@@ -108,6 +112,7 @@ class PopulationStart(NamedTuple):
     chains: jax.Array | None
     seconds: float
     likelihood: bool
+    anchors: dict
 
 
 def population_start(
@@ -118,13 +123,19 @@ def population_start(
     draws: int = 64,
     map_starts: int = 4,
     steps: int = 200,
+    informed: bool = True,
 ) -> PopulationStart:
     """The start of a hierarchical ``model`` (module docstring): per-SN fits (``steps``
     BFGS iterations from ``map_starts`` random starts per SN) at broad hyperparameters,
     ``draws`` Laplace draws per SN, the population fitted to them, and the SNe fitted
     again there; with ``chains``, also one start per chain, its hyperparameters drawn
     from the Laplace approximation of the estimated marginal. A model without
-    hyperparameters gets its per-SN MAP (the same for every chain)."""
+    hyperparameters gets its per-SN MAP (the same for every chain).
+
+    ``informed``: also measure each SN's information on its normal or truncated-normal
+    dust parameters from the broad fits (:func:`anchors_from_fits`) and give the starts
+    in the informed coordinates of ``model.with_anchors(anchors)``, which the samplers
+    then run in (``_model/_reparam.py``)."""
     from .._inference import MAP
     from .._inference._map import random_starts
 
@@ -139,18 +150,21 @@ def population_start(
     if not hyper_index.size:
         starts = None if chains is None else jnp.broadcast_to(position, (chains, model.dim))
         return PopulationStart(
-            position, broad, broad, np.zeros((0, 0)), starts, time.perf_counter() - t0, False
+            position, broad, broad, np.zeros((0, 0)), starts, time.perf_counter() - t0, False, {}
         )
     uses = _likelihood_uses_hyper(model)
     index = jnp.asarray(model.layout.per_sn_index())
-    cov = inverse_hessian_blocks(model, position, index, position[index])
-    values = _laplace_draws(model, position, cov, k_draws, draws)
+    per_sn_cov = inverse_hessian_blocks(model, position, index, position[index])
+    values = _laplace_draws(model, position, per_sn_cov, k_draws, draws)
     u, _, hessian = _m_step(model, position[hyper_index], values, uses)
     u, hessian = np.asarray(u), np.asarray(hessian)
     if not np.all(np.isfinite(u)):  # not seen; kept so that a start is always made
         u = broad
     if not np.all(np.isfinite(hessian)):
         hessian = np.eye(len(u)) / _MAX_SD**2
+    anchors = anchors_from_fits(model, position, per_sn_cov) if informed else {}
+    if anchors:  # the broad fits in the informed coordinates, the fits below start there
+        model, position = _informed(model, anchors, position)
     cov = _capped(np.asarray(positive_definite_inverse(hessian)))
 
     def fitted_at(v):  # the SNe fitted at hyperparameters v; ModelError where they cannot be
@@ -167,7 +181,74 @@ def population_start(
         z = np.asarray(jax.random.normal(k_chains, (chains, len(hyper_index)), cov.dtype))
         starts = jnp.stack([_dispersed(fitted_at, u, L @ zc, center) for zc in z])
     seconds = time.perf_counter() - t0
-    return PopulationStart(center, broad, np.asarray(u), cov, starts, seconds, uses)
+    return PopulationStart(center, broad, np.asarray(u), cov, starts, seconds, uses, anchors)
+
+
+#: an SN whose fit narrows a parameter's prior precision by less than this fraction
+#: is left in the prior's coordinate (prec = 0): its information is not worth a shift
+_MIN_GAIN = 0.05
+
+
+def anchors_from_fits(model, position, cov) -> dict:
+    """Each SN's light-curve information on its normal or truncated-normal dust
+    parameters, from per-SN fits: ``{name: (loc, prec)}``, arrays ``(n_sn,)``.
+
+    ``position`` holds the per-SN modes at fixed hyperparameters and ``cov`` each SN's
+    block covariance (the inverse of its Hessian block, in the sampler's coordinates).
+    The marginal precision of the parameter's coordinate, ``1/cov_jj`` (the other
+    parameters of the SN integrated out, A_V's coupling to R_V among them), less the
+    prior's own curvature in that coordinate, is what the light curves add; mapped to
+    the value's scale (the coordinate's derivative) it is ``prec``, and ``loc`` is the
+    centre that a Gaussian of that precision must have for the fit's mode to be where it
+    is. A summary, not a model: any finite anchors give an exact change of variables;
+    good ones give coordinates in which the SN's value barely moves with the
+    hyperparameters when its light curves pin it, and moves with them when they do not.
+    """
+    from .._model._reparam import ANCHORED_KINDS, kind_of
+
+    kinds = dict(model.layout.dust_kinds)
+    names = [name for name, kind in kinds.items() if kind in ANCHORED_KINDS]
+    if not names or not model.hyper_names:
+        return {}
+    dtype = position.dtype
+    tree = model.unravel(jnp.arange(model.dim, dtype=dtype))
+    index = np.asarray(model.layout.per_sn_index())
+    values = model.constrain(position)
+    priors = model.population.dust_priors({k: values[k] for k in model.hyper_names}, model.host)
+    cov = np.asarray(cov)
+    rows = np.arange(model.n_sn)
+    out = {}
+    for name in names:
+        flat = np.asarray(tree[name]).astype(int)
+        col = np.argmax(index == flat[:, None], axis=1)
+        var = cov[rows, col, col]
+        prior = getattr(priors, name)
+        loc = np.broadcast_to(np.asarray(prior.loc, float), (model.n_sn,))
+        scale = np.broadcast_to(np.asarray(prior.scale, float), (model.n_sn,))
+        value = np.asarray(values[name], float)
+        if kind_of(prior) == "normal":  # value = loc + scale·x: prior curvature 1 in x
+            curvature, slope = 1.0, scale
+        else:  # u = σ(x), value = icdf(u): prior curvature 2u(1 − u) in x
+            u = 1.0 / (1.0 + np.exp(-np.asarray(position[flat], float)))
+            curvature = 2.0 * u * (1.0 - u)
+            slope = u * (1.0 - u) / np.exp(np.asarray(prior.log_prob(value), float))
+        gain = 1.0 / var - curvature
+        keep = np.isfinite(gain) & np.isfinite(slope) & (gain > _MIN_GAIN * curvature)
+        prec = np.where(keep, gain / np.where(keep, slope, 1.0) ** 2, 0.0)
+        safe = np.where(keep, prec, 1.0)
+        centre = np.where(keep, value + (value - loc) / (scale**2 * safe), value)
+        finite = np.isfinite(centre)
+        out[name] = (np.where(finite, centre, value), np.where(finite, prec, 0.0))
+    return out
+
+
+def _informed(model, anchors, position):
+    """``model`` in the informed coordinates of ``anchors``, and ``position`` (values of
+    ``model``'s coordinates) moved to them."""
+    informed = model.with_anchors(anchors)
+    values = model.constrain(position)
+    given = {k: values[k] for k in (*model.hyper_names, *PER_SN) if k in values}
+    return informed, informed.unconstrain(given)
 
 
 def _capped(cov):

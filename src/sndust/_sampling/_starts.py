@@ -18,10 +18,11 @@ __all__ = ["check_starts", "initial_positions", "jittered", "laplace_metric", "u
 
 
 def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, map_starts=4):
-    """Starting points ``(chains, dim)`` in the model's unconstrained coordinates, and
-    the point the preconditioner is built at (the per-SN fits' population start of
-    ``_population_start.py``, the best of ``map_starts`` short MAP runs, the single
-    given start, or the first chain's start)."""
+    """Starting points ``(chains, dim)``, the point the preconditioner is built at (the
+    per-SN fits' population start of ``_population_start.py``, the best of
+    ``map_starts`` short MAP runs, the single given start, or the first chain's start),
+    and the anchors of the coordinates both are in: ``model.with_anchors(anchors)``'s
+    (``{}`` for all but the per-SN start: the model's own)."""
     dim = model.dim
     dtype = model.prepared.obs_fluxcal.dtype
     k_start, k_jitter = jax.random.split(key)
@@ -32,7 +33,7 @@ def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, 
                 f"the population start holds starts for {held} chains; this run has {chains}",
                 field="init",
             )
-        return init.chains, init.position
+        return init.chains, init.position, init.anchors
     if isinstance(init, str):
         if init == "map":
             from .._inference import MAP
@@ -40,11 +41,11 @@ def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, 
             start = MAP(steps=200, starts=map_starts).run(model, k_start).position
         elif init == "per_sn":
             start = population_start(model, k_start, chains=chains, map_starts=map_starts)
-            return start.chains, start.position
+            return start.chains, start.position, start.anchors
         elif init == "prior":
             keys = jax.random.split(k_start, chains)
             starts = jnp.stack([model.sample_prior(k) for k in keys])
-            return starts, starts[0]
+            return starts, starts[0], {}
         else:
             raise ConfigError(
                 f"init must be 'per_sn', 'map', 'prior' or an array, got {init!r}",
@@ -53,13 +54,13 @@ def initial_positions(model, key, chains: int, init="map", jitter: float = 0.1, 
     else:
         start = jnp.asarray(init, dtype)
         if start.shape == (chains, dim):
-            return start, start[0]
+            return start, start[0], {}
         if start.shape != (dim,):
             raise ConfigError(
                 f"init has shape {start.shape}; expected ({dim},) or ({chains}, {dim})",
                 field="init",
             )
-    return start, start
+    return start, start, {}
 
 
 @jit_once
