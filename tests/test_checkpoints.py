@@ -65,6 +65,33 @@ def test_interrupted_and_resumed_run_gives_the_uninterrupted_draws(small, tmp_pa
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_run_in_informed_coordinates_resumes_in_them(small, tmp_path, monkeypatch):
+    """A run from an informed start (``population_start(informed=True)``) keeps its
+    anchors in the checkpoint: a run stopped mid-sampling resumes, in the same
+    coordinates, to the uninterrupted draws, and its values are the anchored model's."""
+    import jax.numpy as jnp
+
+    from sndust._sampling._population_start import population_start
+
+    model, _ = small
+    start = population_start(model, jax.random.key(3), chains=2, map_starts=2, informed=True)
+    assert start.anchors["R_V"][1].max() > 0  # some SN informs its R_V
+    sampler = sd.NUTS(num_warmup=40, num_samples=60, max_tree_depth=5)
+    args = dict(chains=2, progress=False, batch=15, init=start)
+    full = sampler.run(model, jax.random.key(7), **args)
+    path = tmp_path / "run.h5"
+    assert _interrupted(sampler, model, path, monkeypatch, 6, **args) == ("sampling", 15)
+    with h5py.File(path) as f:
+        np.testing.assert_array_equal(f["precondition/anchor_R_V_prec"][:], start.anchors["R_V"][1])
+    resumed = sampler.run(model, jax.random.key(7), resume=path, **args)
+    for a, b in zip(_draws(full), _draws(resumed)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(full.posterior["R_V"].values, resumed.posterior["R_V"].values)
+    informed = model.with_anchors(start.anchors)
+    first = informed.constrain(jnp.asarray(start.chains[0]))
+    assert not np.allclose(first["R_V"], model.constrain(jnp.asarray(start.chains[0]))["R_V"])
+
+
 def test_adjusted_mclmc_resumed_mid_warmup_gives_the_uninterrupted_draws(
     small, tmp_path, monkeypatch
 ):

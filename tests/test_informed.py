@@ -117,7 +117,7 @@ def test_the_per_sn_start_measures_more_information_where_the_dust_is_thicker(se
         jax.random.key(7), sed, sd.SinglePopulation(), n_sn=12, hyper=HYPER | {"tau_A": 0.5}
     )
     model = sd.HierarchicalModel(sed=sed, survey=survey, population=sd.SinglePopulation())
-    start = population_start(model, jax.random.key(0), chains=2, map_starts=2)
+    start = population_start(model, jax.random.key(0), chains=2, map_starts=2, informed=True)
     loc, prec = start.anchors["R_V"]
     A_V, R_V = np.asarray(truth["A_V"]), np.asarray(truth["R_V"])
     rank = lambda a: np.argsort(np.argsort(a))  # noqa: E731

@@ -6,8 +6,7 @@ Parameters, in the sampler's coordinates (a dict pytree, ``ravel_pytree``-flatte
 * ``hyper``: each hyperparameter ``x`` with value ``T(x)``, ``T = biject_to(support)``;
 * per SN: ``theta`` (θ ~ N(0,1)); ``A_V`` and ``R_V`` when the population gives them a
   distribution (parameterised by type, see ``_reparam``; R_V in *informed* coordinates
-  after :meth:`HierarchicalModel.with_anchors`, which the default start of the samplers
-  applies); ``e`` (ε = L_Σ e, e ~ N(0, I));
+  after :meth:`HierarchicalModel.with_anchors`); ``e`` (ε = L_Σ e, e ~ N(0, I));
   ``D`` (centred: D = μ̂ + 0.1 mag·x − A_V by default, i.e. x measures the *apparent*
   distance D + A_V; see below);
   ``t_max`` (U(−10, 10) via a logistic map) when the population fits times of maximum.
@@ -234,8 +233,11 @@ class HierarchicalModel(eqx.Module):
         curves as N(loc, 1/prec) in that parameter; its coordinate then weighs the
         population prior against that summary SN by SN (``_reparam``'s module docstring:
         non-centred where prec = 0, centred where prec ≫ 1/scale²). The posterior of the
-        values is the same; only the coordinates the sampler moves in differ. The default
-        start (``init="per_sn"``) measures the anchors and samples in these coordinates.
+        values is the same; only the coordinates the sampler moves in differ (a run's
+        ``lp`` statistic is then the density in these coordinates: it differs from the
+        model's by the log-Jacobian of the change, draw by draw). The per-SN start with
+        ``informed=True`` (``_sampling/_population_start.py``) measures the anchors; a
+        run given that start as ``init`` samples in these coordinates.
 
         Raises:
             ConfigError: a name that is not a per-SN dust parameter this model samples

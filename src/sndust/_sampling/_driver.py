@@ -469,7 +469,8 @@ def run_sampler(
     if fresh:
         k_init, k_jitter = jax.random.split(jax.random.fold_in(key, _PHASE_INIT))
         starts, center, anchors = initial_positions(model, k_init, chains, init, jitter, map_starts)
-        model = model.with_anchors(anchors)  # the coordinates the starts are in
+        if anchors:  # the informed coordinates the starts are in
+            model = model.with_anchors(anchors)
         target = whiten(model, center) if precondition else Identity(model)
         if starts.ndim == 1:
             starts = jittered(target, starts, k_jitter, chains, jitter)
@@ -487,7 +488,9 @@ def run_sampler(
             | _anchor_arrays(anchors)
         )
     else:
-        model = model.with_anchors(_restore_anchors(store.precondition))
+        anchors = _restore_anchors(store.precondition)
+        if anchors:
+            model = model.with_anchors(anchors)
         target = _restore_target(model, store.precondition)
     dtype = model.prepared.obs_fluxcal.dtype
     metric = BlockMetric(
@@ -535,16 +538,11 @@ def run_sampler(
 
 
 def _informed_names(model, init) -> list[str]:
-    """The parameters a run from ``init`` samples in informed coordinates (the per-SN
-    start measures their anchors: ``_population_start.anchors_from_fits``)."""
-    from .._model._reparam import ANCHORED_KINDS
+    """The parameters a run from ``init`` samples in informed coordinates: those of a
+    :class:`PopulationStart` made with ``informed=True`` (its anchors)."""
     from ._population_start import PopulationStart
 
-    if isinstance(init, PopulationStart):
-        return sorted(init.anchors)
-    if isinstance(init, str) and init == "per_sn" and model.hyper_names:
-        return sorted(name for name, kind in model.layout.dust_kinds if kind in ANCHORED_KINDS)
-    return []
+    return sorted(init.anchors) if isinstance(init, PopulationStart) else []
 
 
 def _start_kind(init) -> str:

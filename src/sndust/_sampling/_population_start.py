@@ -123,7 +123,7 @@ def population_start(
     draws: int = 64,
     map_starts: int = 4,
     steps: int = 200,
-    informed: bool = True,
+    informed: bool = False,
 ) -> PopulationStart:
     """The start of a hierarchical ``model`` (module docstring): per-SN fits (``steps``
     BFGS iterations from ``map_starts`` random starts per SN) at broad hyperparameters,
@@ -134,8 +134,10 @@ def population_start(
 
     ``informed``: also measure each SN's information on its normal or truncated-normal
     dust parameters from the broad fits (:func:`anchors_from_fits`) and give the starts
-    in the informed coordinates of ``model.with_anchors(anchors)``, which the samplers
-    then run in (``_model/_reparam.py``)."""
+    in the informed coordinates of ``model.with_anchors(anchors)``, which a sampler
+    given this start as ``init`` then runs in (``_model/_reparam.py``). Off by default
+    for now: measured in benchmarks/README.md ("``informed.py``"), where the reasons it
+    is not yet the default are given."""
     from .._inference import MAP
     from .._inference._map import random_starts
 
