@@ -47,7 +47,7 @@ ANCHORS = {"R_V": (np.array([2.0, 3.0, 4.0, 2.5]), np.array([0.0, 4.0, 25.0, 1.0
 def _point(model, key):
     """A point with the R_V coordinates inside the bulk of their distribution."""
     x = model.sample_prior(key)
-    rv = np.asarray(model.unravel(jnp.arange(model.dim, dtype=x.dtype))["R_V"]).astype(int)
+    rv = model.layout.positions()["R_V"]
     return x.at[rv].set(jnp.array([-1.3, 0.4, 1.5, -0.2], x.dtype)), rv
 
 

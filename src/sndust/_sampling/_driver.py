@@ -488,7 +488,7 @@ def run_sampler(
             | _anchor_arrays(anchors)
         )
     else:
-        anchors = _restore_anchors(store.precondition)
+        anchors = _restore_anchors(store.precondition, store.config.get("informed", []))
         if anchors:
             model = model.with_anchors(anchors)
         target = _restore_target(model, store.precondition)
@@ -586,12 +586,9 @@ def _anchor_arrays(anchors: dict) -> dict:
     }
 
 
-def _restore_anchors(arrays: dict) -> dict:
-    names = sorted(
-        k[len("anchor_") : -len("_loc")]
-        for k in arrays
-        if k.startswith("anchor_") and k.endswith("_loc")
-    )
+def _restore_anchors(arrays: dict, names) -> dict:
+    """The anchors of the parameters ``names`` (the configuration's ``informed``) from
+    the checkpoint's arrays."""
     return {name: (arrays[f"anchor_{name}_loc"], arrays[f"anchor_{name}_prec"]) for name in names}
 
 

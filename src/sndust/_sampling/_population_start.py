@@ -212,8 +212,7 @@ def anchors_from_fits(model, position, cov) -> dict:
     names = [name for name, kind in kinds.items() if kind in ANCHORED_KINDS]
     if not names or not model.hyper_names:
         return {}
-    dtype = position.dtype
-    tree = model.unravel(jnp.arange(model.dim, dtype=dtype))
+    positions = model.layout.positions()
     index = np.asarray(model.layout.per_sn_index())
     values = model.constrain(position)
     priors = model.population.dust_priors({k: values[k] for k in model.hyper_names}, model.host)
@@ -221,7 +220,7 @@ def anchors_from_fits(model, position, cov) -> dict:
     rows = np.arange(model.n_sn)
     out = {}
     for name in names:
-        flat = np.asarray(tree[name]).astype(int)
+        flat = positions[name]
         col = np.argmax(index == flat[:, None], axis=1)
         var = cov[rows, col, col]
         prior = getattr(priors, name)
