@@ -90,6 +90,13 @@ def test_a_run_in_informed_coordinates_resumes_in_them(small, tmp_path, monkeypa
     informed = model.with_anchors(start.anchors)
     first = informed.constrain(jnp.asarray(start.chains[0]))
     assert not np.allclose(first["R_V"], model.constrain(jnp.asarray(start.chains[0]))["R_V"])
+    # lp is the model's log density at each draw, not the informed coordinates' one
+    at = {k: jnp.asarray(full.posterior[k].values[1, 3]) for k in full.hyper_names}
+    at |= {
+        k: jnp.asarray(full.posterior[k].values[1, 3]) for k in ("theta", "A_V", "R_V", "e", "D")
+    }
+    lp = float(model.logdensity(model.unconstrain(at)))
+    assert lp == pytest.approx(float(full.sample_stats["lp"].values[1, 3]), abs=1e-8)
 
 
 def test_adjusted_mclmc_resumed_mid_warmup_gives_the_uninterrupted_draws(

@@ -81,6 +81,9 @@ def test_informed_coordinates_are_an_exact_change_of_variables(sed, survey, popu
         assert abs(column[i] - 1.0) > 1e-3 or ANCHORS["R_V"][1][list(rv).index(i)] == 0
     difference = float(informed.logdensity(x) - plain.logdensity(x_plain))
     assert difference == pytest.approx(log_det, abs=1e-6)
+    # what a run adds to its lp statistic to report the model's density
+    assert float(informed.anchor_log_jacobian(x)) == pytest.approx(-log_det, abs=1e-6)
+    assert float(plain.anchor_log_jacobian(x_plain)) == 0.0
     np.testing.assert_allclose(informed.unconstrain(given), x, atol=1e-12)
 
 

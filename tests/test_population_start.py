@@ -89,6 +89,7 @@ def test_a_mass_step_population_starts_with_the_light_curves_in_its_fit(sed):
     assert start.likelihood
     assert start.hyper.shape == (len(model.hyper_names),)
     assert np.all(np.isfinite(start.hyper)) and not np.allclose(start.hyper, start.broad)
+    model = model.with_anchors(start.anchors)  # the coordinates the starts are in
     assert np.isfinite(float(model.logdensity(start.position)))
     # one start per chain, each with its own hyperparameters, all with finite densities
     hyper = np.asarray(model.layout.hyper_index())
@@ -111,5 +112,6 @@ def test_an_sn_the_broad_fits_cannot_place_leaves_the_start_finite(sed):
     model = sd.HierarchicalModel(sed=sed, survey=survey, population=population)
     start = population_start(model, jax.random.key(3), chains=2)
     assert np.all(np.isfinite(start.hyper)) and np.all(np.isfinite(start.hyper_cov))
+    model = model.with_anchors(start.anchors)  # the coordinates the starts are in
     for x in start.chains:
         assert np.isfinite(float(model.logdensity(x)))

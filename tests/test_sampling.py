@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import warnings
 
 import arviz as az
 import equinox as eqx
@@ -486,6 +487,15 @@ def test_convergence_names_what_misses_rhat_and_ess_against_arviz(small):
     assert "NOT CONVERGED" in post.report() and "NOT CONVERGED" not in post.report(verdict=False)
     laplace = sd.Posterior.from_draws(model, draws[:1], method="MAP+Laplace", key=kw["key"])
     assert laplace.convergence()["converged"] is None
+    # chains that never moved (every proposal rejected): named, and no NumPy warning from
+    # arviz-stats' 0/0 (the CLI prints no Python warning: test_arviz.py)
+    stuck = np.broadcast_to(center, (2, 10, model.dim))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stats = {"diverging": np.zeros((2, 10), bool)}
+        check = sd.Posterior.from_draws(model, stuck, **kw | {"stats": stats}).convergence()
+    assert check["converged"] is False
+    assert all("every draw the same" in f for f in check["failing"])
 
 
 def test_warmup_disagreement_is_measured_and_reported(small):
@@ -525,9 +535,13 @@ def test_warmup_disagreement_is_measured_and_reported(small):
 @pytest.mark.parametrize("name", ["NUTS", "AdjustedMCLMC", "MCLMC"])
 def test_an_extended_warmup_leaves_a_tuned_sampler(small, monkeypatch, name):
     """Each extension (forced here: every R-hat counts as disagreeing) re-adapts without
-    spoiling the tuning: after two, the sampling acceptance is still near its target and
-    the chains still agree. (Extensions of 20 steps once froze the chains: R-hat 3–4.)
-    MCLMC, whose warm-up is BlackJAX's tuner in one step, is never extended."""
+    spoiling the tuning: after two, the step size is within a factor of 2 of the same
+    run's without extensions, the acceptance is not low, and the chains still agree.
+    (Extensions of 20 steps once froze the chains: R-hat 3–4.) NUTS's acceptance also
+    stays below 0.99; AdjustedMCLMC's sits at 0.98–0.997 on this problem with or without
+    extensions (dual averaging's final, averaged, step lies below its iterates, which
+    hold the target 0.9 on average; 2026-12-07, six runs), so there the step is what is
+    compared. MCLMC, whose warm-up is BlackJAX's tuner in one step, is never extended."""
     import sndust._sampling._posterior as posterior
 
     monkeypatch.setattr(posterior, "WARMUP_RHAT_MAX", 0.0)
@@ -544,6 +558,12 @@ def test_an_extended_warmup_leaves_a_tuned_sampler(small, monkeypatch, name):
         return
     assert extended == 2
     accept = float(post.sample_stats["acceptance_rate"].mean())
-    assert 0.75 < accept < 0.99, accept
+    assert accept > 0.75, accept
+    if name == "NUTS":
+        assert accept < 0.99, accept
+    plain = sampler.run(model, jax.random.key(4), chains=2, progress=False, extend_warmup=0)
+    assert plain.posterior.attrs["warmup_extensions"] == 0
+    steps = [np.exp(np.log(p.sample_stats["step_size"].values[:, 0]).mean()) for p in (post, plain)]
+    assert 0.5 < steps[0] / steps[1] < 2.0, steps
     rhat = az.rhat(post.idata, var_names=list(model.hyper_names))
     assert max(float(rhat[n].max()) for n in model.hyper_names) < 1.1

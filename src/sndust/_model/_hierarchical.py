@@ -234,8 +234,8 @@ class HierarchicalModel(eqx.Module):
         population prior against that summary SN by SN (``_reparam``'s module docstring:
         non-centred where prec = 0, centred where prec ≫ 1/scale²). The posterior of the
         values is the same; only the coordinates the sampler moves in differ (a run's
-        ``lp`` statistic is then the density in these coordinates: it differs from the
-        model's by the log-Jacobian of the change, draw by draw). The per-SN start with
+        ``lp`` statistic is still the model's log density at each draw: the driver adds
+        :meth:`anchor_log_jacobian`). The per-SN start with
         ``informed=True`` (``_sampling/_population_start.py``) measures the anchors; a
         run given that start as ``init`` samples in these coordinates.
 
@@ -381,6 +381,26 @@ class HierarchicalModel(eqx.Module):
         """The log density split by block: hyperprior, dust_prior, intrinsic_prior,
         distance_prior, tmax_prior, likelihood (per-SN blocks as ``(n_sn,)`` arrays)."""
         return self._forward(flat)[1]
+
+    def anchor_log_jacobian(self, flat: Flat) -> Scalar:
+        """log |det| of the change from this model's informed coordinates
+        (:meth:`with_anchors`) back to the prior's: the log density of the same values
+        in the model without anchors, minus :meth:`logdensity` here. Zero without
+        anchors. Only the anchored per-SN prior terms differ, so no likelihood is
+        evaluated; a run in informed coordinates adds it to its ``lp`` statistic, which
+        is then the model's log density at each draw, whatever the coordinates."""
+        if not self.anchors:
+            return jnp.zeros((), self.prepared.obs_fluxcal.dtype)
+        u = self.unravel(flat)
+        h, _ = self._hyper_part(u["hyper"])
+        priors = self.population.dust_priors(h, self.host)
+        total = jnp.zeros((), self.prepared.obs_fluxcal.dtype)
+        for name, anchor in self.anchors.items():
+            prior = getattr(priors, name)
+            value, lp = sample_coordinates(prior, u[name], self.n_sn, anchor)
+            _, lp_prior = sample_coordinates(prior, to_unconstrained(prior, value), self.n_sn)
+            total = total + jnp.sum(lp_prior - lp)
+        return total
 
     def log_likelihood_per_sn(self, flat: Flat) -> PerSN:
         """Per-SN flux log-likelihood (for PSIS-LOO and model comparison)."""

@@ -167,7 +167,9 @@ class AbstractSampler(eqx.Module):
             init: ``"per_sn"`` (default: per-SN fits, then the population fitted to
                 them — an estimate of the hyperparameters' marginal posterior, see
                 ``sndust/_sampling/_population_start.py`` — and each chain from its own
-                draw of the hyperparameters from that estimate, the SNe fitted there),
+                draw of the hyperparameters from that estimate, the SNe fitted there;
+                the run samples R_V in the informed coordinates the fits measure,
+                ``HierarchicalModel.with_anchors``),
                 ``"map"`` (the best of ``map_starts`` short joint MAP runs from random
                 points; the joint mode puts σ0 and σ_R far from their posteriors),
                 ``"prior"`` (each chain from its own prior draw), or an array of

@@ -539,10 +539,17 @@ def run_sampler(
 
 def _informed_names(model, init) -> list[str]:
     """The parameters a run from ``init`` samples in informed coordinates: those of a
-    :class:`PopulationStart` made with ``informed=True`` (its anchors)."""
+    :class:`PopulationStart` made with ``informed=True`` (its anchors), and of the
+    default per-SN start of a hierarchical model (it measures them:
+    ``_population_start.anchors_from_fits``)."""
+    from .._model._reparam import ANCHORED_KINDS
     from ._population_start import PopulationStart
 
-    return sorted(init.anchors) if isinstance(init, PopulationStart) else []
+    if isinstance(init, PopulationStart):
+        return sorted(init.anchors)
+    if isinstance(init, str) and init == "per_sn" and model.hyper_names:
+        return sorted(name for name, kind in model.layout.dust_kinds if kind in ANCHORED_KINDS)
+    return []
 
 
 def _start_kind(init) -> str:

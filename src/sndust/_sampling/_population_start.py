@@ -123,7 +123,7 @@ def population_start(
     draws: int = 64,
     map_starts: int = 4,
     steps: int = 200,
-    informed: bool = False,
+    informed: bool = True,
 ) -> PopulationStart:
     """The start of a hierarchical ``model`` (module docstring): per-SN fits (``steps``
     BFGS iterations from ``map_starts`` random starts per SN) at broad hyperparameters,
@@ -135,9 +135,8 @@ def population_start(
     ``informed``: also measure each SN's information on its normal or truncated-normal
     dust parameters from the broad fits (:func:`anchors_from_fits`) and give the starts
     in the informed coordinates of ``model.with_anchors(anchors)``, which a sampler
-    given this start as ``init`` then runs in (``_model/_reparam.py``). Off by default
-    for now: measured in benchmarks/README.md ("``informed.py``"), where the reasons it
-    is not yet the default are given."""
+    given this start as ``init`` (and every run with the default ``init="per_sn"``) then
+    runs in (``_model/_reparam.py``; measured in benchmarks/README.md, "``informed.py``")."""
     from .._inference import MAP
     from .._inference._map import random_starts
 

@@ -170,6 +170,9 @@ class Posterior:
             *parts,
         )
         loglik = values.pop("__log_likelihood__")
+        shift = values.pop("__anchor_log_jacobian__", None)
+        if shift is not None and "lp" in stats:  # lp: the model's density at each draw
+            stats = stats | {"lp": np.asarray(stats["lp"]) + shift}
         derived = _derived_order(model, [k for k in values if k.startswith(_DERIVED)])
         values = {k.removeprefix(_DERIVED): v for k, v in values.items()}
         snid = list(model.snid)
@@ -295,7 +298,10 @@ class Posterior:
         own = "ci_prob" not in kwargs and "ci_kind" not in kwargs
         if own:
             kwargs |= {"ci_prob": hdi_prob, "ci_kind": "hdi"}
-        table = azs.summary(self.datatree, var_names=list(var_names), **kwargs)
+        # a chain that never moved (every draw rejected) has zero variance: arviz-stats
+        # then divides 0 by 0 and returns NaN, which convergence() reports by name
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table = azs.summary(self.datatree, var_names=list(var_names), **kwargs)
         if own:
             table = _hdi_columns(table, hdi_prob)
         table.attrs["divergences"] = self.divergences
@@ -341,6 +347,8 @@ class Posterior:
             }
             parameters[str(row)] = entry
             why = []
+            if entry["sd"] <= 1e-12 * abs(entry["mean"]):  # (0 up to the mean's rounding)
+                why.append("every draw the same (the chains did not move)")
             if not entry["rhat"] <= rhat_max:  # (NaN fails)
                 why.append(f"R-hat {entry['rhat']:.4f} > {rhat_max:g}")
             for kind in ("bulk", "tail"):
@@ -536,4 +544,6 @@ def _evaluate(model, x, key):
         if name in dist:
             out[name] = dist[name]
     out["__log_likelihood__"] = model.log_likelihood_per_sn(x)
+    if model.anchors:  # from the sampler's coordinates to the model's (lp below)
+        out["__anchor_log_jacobian__"] = model.anchor_log_jacobian(x)
     return out
