@@ -6,7 +6,8 @@ Parameters, in the sampler's coordinates (a dict pytree, ``ravel_pytree``-flatte
 * ``hyper``: each hyperparameter ``x`` with value ``T(x)``, ``T = biject_to(support)``;
 * per SN: ``theta`` (θ ~ N(0,1)); ``A_V`` and ``R_V`` when the population gives them a
   distribution (parameterised by type, see ``_reparam``; R_V in *informed* coordinates
-  after :meth:`HierarchicalModel.with_anchors`); ``e`` (ε = L_Σ e, e ~ N(0, I));
+  after :meth:`HierarchicalModel.with_anchors`, which the samplers' default per-SN
+  start applies); ``e`` (ε = L_Σ e, e ~ N(0, I));
   ``D`` (centred: D = μ̂ + 0.1 mag·x − A_V by default, i.e. x measures the *apparent*
   distance D + A_V; see below);
   ``t_max`` (U(−10, 10) via a logistic map) when the population fits times of maximum.
@@ -234,10 +235,11 @@ class HierarchicalModel(eqx.Module):
         population prior against that summary SN by SN (``_reparam``'s module docstring:
         non-centred where prec = 0, centred where prec ≫ 1/scale²). The posterior of the
         values is the same; only the coordinates the sampler moves in differ (a run's
-        ``lp`` statistic is still the model's log density at each draw: the driver adds
-        :meth:`anchor_log_jacobian`). The per-SN start with
-        ``informed=True`` (``_sampling/_population_start.py``) measures the anchors; a
-        run given that start as ``init`` samples in these coordinates.
+        ``lp`` statistic is still the model's log density at each draw: the posterior
+        adds :meth:`anchor_log_jacobian`). The per-SN start (``informed=True``, its
+        default; ``_sampling/_population_start.py``) measures the anchors, and a run
+        from it (``init="per_sn"``, the default, or that start) samples in these
+        coordinates.
 
         Raises:
             ConfigError: a name that is not a per-SN dust parameter this model samples
