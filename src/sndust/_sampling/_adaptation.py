@@ -8,7 +8,11 @@ BlackJAX's pieces are used where they fit: its dual averaging
 ``mass_matrix_adaptation``. sndust forks two things, each because BlackJAX has no such
 piece: the per-SN block metric (:class:`BlockWelford`: dense blocks per SN, see
 ``_metric``) and AdjustedMCLMC's metric pooled over every chain (:func:`pooled_variance`:
-BlackJAX's adaptations estimate each chain's metric from that chain alone).
+BlackJAX's adaptations estimate each chain's metric from that chain alone). One piece is
+sndust's own: the Robbins–Monro step (:func:`robbins_monro_log_step`) that settles
+AdjustedMCLMC's step size after dual averaging has found its scale (BlackJAX tunes step
+sizes by dual averaging only, whose averaged step accepted 0.98–0.997 against a target
+of 0.9 here; benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ __all__ = [
     "dual_averaging",
     "dual_averaging_start",
     "pooled_variance",
+    "robbins_monro_log_step",
     "stan_shrinkage",
     "stan_windows",
 ]
@@ -50,6 +55,32 @@ def dual_averaging_start(step_size, target_accept: float):
     model's dtype (BlackJAX's state mixes Python floats); cast the step size to the
     position's dtype where it is used."""
     return dual_averaging(target_accept)[0](jnp.asarray(step_size).astype(_widest_float()))
+
+
+#: Robbins–Monro gain ``ROBBINS_MONRO_GAIN / (t + ROBBINS_MONRO_T0) ** ROBBINS_MONRO_DECAY``
+#: at the ``t``-th step of a stage (counted from 0): the first step moves the log step size
+#: by at most 0.27 × (1 − target); the gains sum to about 11 over 150 steps, so the step can
+#: still travel far, and their squares converge, so it settles (Robbins & Monro 1951)
+ROBBINS_MONRO_GAIN, ROBBINS_MONRO_T0, ROBBINS_MONRO_DECAY = 1.5, 10.0, 0.75
+
+
+def robbins_monro_log_step(log_step, accept, target_accept: float, t):
+    """The next log step size of a Robbins–Monro search for the step whose mean
+    acceptance is ``target_accept``: up by the gain times ``accept − target`` (a
+    non-finite acceptance counts as 0).
+
+    Why not dual averaging to the end: its *iterates* hold the target on average but
+    spread over a factor of about 4 in step size, and acceptance falls steeply above the
+    largest stable step, so the averaged step it returns accepts far more often than the
+    target (0.98–0.997 for AdjustedMCLMC at a target of 0.9: a step about 1.5 × too small,
+    1.6 × the gradients per effective draw on the 30-SN survey; benchmarks/README.md).
+    With a gain that decreases to 0, the iterate itself converges to the step whose
+    acceptance is the target, so the last iterate is the step to sample with.
+    """
+    accept = jnp.where(jnp.isfinite(accept), accept, 0.0).astype(log_step.dtype)
+    t = jnp.asarray(t, log_step.dtype)
+    gain = ROBBINS_MONRO_GAIN / (t + ROBBINS_MONRO_T0) ** ROBBINS_MONRO_DECAY
+    return log_step + gain * (accept - target_accept)
 
 
 def stan_windows(num_steps: int) -> np.ndarray:

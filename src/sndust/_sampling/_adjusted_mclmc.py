@@ -11,7 +11,13 @@ import numpy as np
 from jaxtyping import Array
 
 from .._errors import ConfigError
-from ._adaptation import DiagonalWelford, dual_averaging, dual_averaging_start, pooled_variance
+from ._adaptation import (
+    DiagonalWelford,
+    dual_averaging,
+    dual_averaging_start,
+    pooled_variance,
+    robbins_monro_log_step,
+)
 from ._base import MIN_EXTENDED_WARMUP, AbstractSampler, Carry, Control, Stage, step_key
 from ._integrators import initial_params, isokinetic_mclachlan
 from ._metric import blackjax
@@ -45,15 +51,19 @@ class AdjustedMCLMC(AbstractSampler):
     McLachlan integration step) with an accept/reject step, so it is asymptotically
     exact.
 
-    Warm-up (``num_warmup`` kernel steps; see ``_plan``): dual averaging of the step size
-    towards ``target_accept`` throughout, in four stages that all chains run together —
-    10% at 2-step trajectories (cheap: finds the scale of the step), then 20%, 40% and
-    30% at ``integration_steps``. The first two start from the Laplace variances; each of
-    the last two starts from the positions' variance over the previous stage pooled
-    across every chain (:func:`~._adaptation.pooled_variance`), so all chains share one
-    metric and a chain that wandered off widens it rather than tuning itself to its own
-    corner. BlackJAX's tuner, run per chain, took 1.6 × ``num_warmup`` steps and
-    estimated each chain's metric from that chain alone (benchmarks/README.md).
+    Warm-up (``num_warmup`` kernel steps; see ``_plan``), in four stages that all chains
+    run together: 10% at 2-step trajectories (cheap: finds the scale of the step), then
+    20%, 40% and 30% at ``integration_steps``. The first three tune the step size by dual
+    averaging towards ``target_accept``; the last settles it by Robbins–Monro
+    (:func:`~._adaptation.robbins_monro_log_step`), whose last iterate is the step whose
+    acceptance is the target (dual averaging's averaged step accepted 0.98–0.997 for a
+    target of 0.9: about 1.5 × too small a step). The first two stages start from the
+    Laplace variances; each of the last two starts from the positions' variance over the
+    previous stage pooled across every chain (:func:`~._adaptation.pooled_variance`), so
+    all chains share one metric and a chain that wandered off widens it rather than
+    tuning itself to its own corner. BlackJAX's tuner, run per chain, took 1.6 ×
+    ``num_warmup`` steps and estimated each chain's metric from that chain alone
+    (benchmarks/README.md).
 
     Args:
         num_warmup: warm-up kernel steps.
@@ -109,14 +119,16 @@ class AdjustedMCLMC(AbstractSampler):
         return Carry(state, adaptation)
 
     def _plan(self):
-        """Warm-up stages: kernel steps, mean integration steps per trajectory, and
-        whether the stage takes the previous stage's pooled variances as its metric."""
+        """Warm-up stages: kernel steps, mean integration steps per trajectory, whether
+        the stage takes the previous stage's pooled variances as its metric, and whether
+        it settles the step size (Robbins–Monro) rather than exploring (dual averaging)."""
         n, k = self.num_warmup, float(self.integration_steps)
         search, first, second = n // 10, n // 5, 2 * n // 5
         return {
             "steps": np.array([search, first, second, n - search - first - second], np.int32),
             "avg": np.array([min(2.0, k), k, k, k]),
             "pooled": np.array([False, False, True, True]) & self.diagonal_preconditioning,
+            "settle": np.array([False, False, False, True]),
         }
 
     def stages(self) -> tuple[Stage, ...]:
@@ -124,8 +136,8 @@ class AdjustedMCLMC(AbstractSampler):
         at ``integration_steps``."""
         plan = self._plan()
         warmup = tuple(
-            Stage(int(n), pooled=bool(p), knob=float(a))
-            for n, a, p in zip(plan["steps"], plan["avg"], plan["pooled"])
+            Stage(int(n), pooled=bool(p), knob=float(a), settle=bool(s))
+            for n, a, p, s in zip(plan["steps"], plan["avg"], plan["pooled"], plan["settle"])
             if n > 0
         )
         return (*warmup, self.sampling(knob=float(self.integration_steps)))
@@ -133,13 +145,14 @@ class AdjustedMCLMC(AbstractSampler):
     def extension(self) -> tuple[Stage, ...]:
         """Half the warm-up again as one more of its last stage: the metric pooled over
         every chain's positions in the previous stretch (a chain that has not joined
-        the others widens it), dual averaging restarted. None for a warm-up under 200
-        steps (dual averaging restarted for fewer than 100 steps leaves a poor step)."""
+        the others widens it), the step size settled again by Robbins–Monro from the
+        current one. None for a warm-up under 200 steps (an extension of fewer than 100
+        steps left a worse tuning than it replaced)."""
         if self.num_warmup < MIN_EXTENDED_WARMUP:
             return ()
         steps = self.num_warmup // 2
         pooled = self.diagonal_preconditioning
-        return (Stage(steps, pooled=pooled, knob=float(self.integration_steps)),)
+        return (Stage(steps, pooled=pooled, knob=float(self.integration_steps), settle=True),)
 
     def begin_stage(self, carry, pooled, use_pooled) -> Carry:
         """A fresh stage: dual averaging restarted from the current step size, the
@@ -161,15 +174,18 @@ class AdjustedMCLMC(AbstractSampler):
         return pooled_variance(carries.adaptation.moments)
 
     def step(self, logdensity, carry, key, index, control: Control):
-        """One kernel step at ``control.knob`` mean integration steps. While adapting, the
-        step size is dual averaging's current iterate, updated towards ``target_accept``,
-        and the positions' running moments are kept for the next stage's metric;
-        otherwise the tuned step size is used and nothing adapts."""
+        """One kernel step at ``control.knob`` mean integration steps. While adapting,
+        the positions' running moments are kept for the next stage's metric, and the
+        step size is dual averaging's current iterate, updated towards
+        ``target_accept`` (its average is the tuned step), or, in a settling stage, the
+        tuned step itself, moved by Robbins–Monro; in sampling the tuned step is used and
+        nothing adapts."""
         _, da_update, da_final = dual_averaging(self.target_accept)
         state, a = carry
         dtype = state.position.dtype
         avg = control.knob.astype(dtype)
-        step = jnp.where(control.adapting, jnp.exp(a.da.log_step_size).astype(dtype), a.step)
+        exploring = control.adapting & ~control.settle
+        step = jnp.where(exploring, jnp.exp(a.da.log_step_size).astype(dtype), a.step)
         state, info = self._kernel()(
             step_key(key, index),
             state,
@@ -180,8 +196,13 @@ class AdjustedMCLMC(AbstractSampler):
         )
         accept = info.acceptance_rate
         da = da_update(a.da, jnp.where(jnp.isfinite(accept), accept, 0.0))
+        settled = robbins_monro_log_step(
+            jnp.log(a.step), accept, self.target_accept, index - control.start
+        )
         adapted = a._replace(
-            da=da, step=da_final(da).astype(dtype), moments=a.moments.update(state.position)
+            da=da,
+            step=jnp.where(control.settle, jnp.exp(settled), da_final(da)).astype(dtype),
+            moments=a.moments.update(state.position),
         )
         a = jax.tree_util.tree_map(
             lambda new, old: jnp.where(control.adapting, new, old), adapted, a

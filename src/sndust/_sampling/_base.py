@@ -57,12 +57,16 @@ class Stage(NamedTuple):
             chains' carries at its start.
         knob: a number the sampler reads at run time (:class:`Control`), e.g.
             AdjustedMCLMC's mean integration steps.
+        settle: a warm-up stage that settles the values sampling will use rather than
+            exploring (AdjustedMCLMC's last stage: a step size whose own acceptance meets
+            the target, where dual averaging's explores).
     """
 
     steps: int
     adapting: bool = True
     pooled: bool = False
     knob: float = 0.0
+    settle: bool = False
 
 
 class Carry(NamedTuple):

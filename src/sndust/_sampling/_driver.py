@@ -43,11 +43,13 @@ REQUIRED_STATS = ("lp", "diverging", "n_steps", "step_size")
 class Control(NamedTuple):
     """A stage as :meth:`AbstractSampler.step` sees it: runtime arrays, so that every
     stage runs in the same compiled program. ``start``: the phase's kernel step at which
-    the stage began (``index - start`` counts steps within it)."""
+    the stage began (``index - start`` counts steps within it); ``settle``: the stage's
+    ``Stage.settle``."""
 
     adapting: Bool[Array, ""]
     knob: Scalar
     start: Int[Array, ""]
+    settle: Bool[Array, ""]
 
 
 def _chain_keys(key, phase: int, chains: int):
@@ -170,7 +172,12 @@ def _control(sampler, carry, stage, reset, start: int = 0):
     control = {
         "reset": np.bool_(reset),
         "use_pooled": np.bool_(pooled is not None),
-        "stage": Control(np.bool_(stage.adapting), np.asarray(stage.knob, dtype), np.int32(start)),
+        "stage": Control(
+            np.bool_(stage.adapting),
+            np.asarray(stage.knob, dtype),
+            np.int32(start),
+            np.bool_(stage.settle),
+        ),
     }
     if pooled is None:
         pooled = np.zeros(carry.state.position.shape[-1], dtype)
