@@ -72,10 +72,10 @@ def robbins_monro_log_step(log_step, accept, target_accept: float, t):
     Why not dual averaging to the end: its *iterates* hold the target on average but
     spread over a factor of about 4 in step size, and acceptance falls steeply above the
     largest stable step, so the averaged step it returns accepts far more often than the
-    target (0.98–0.997 for AdjustedMCLMC at a target of 0.9: a step about 1.5 × too small,
-    1.6 × the gradients per effective draw on the 30-SN survey; benchmarks/README.md).
-    With a gain that decreases to 0, the iterate itself converges to the step whose
-    acceptance is the target, so the last iterate is the step to sample with.
+    target (0.98–0.997 for AdjustedMCLMC at a target of 0.9, where Robbins–Monro's step,
+    1.3–1.4 × larger, accepts 0.88–0.93 on the 30-SN survey; benchmarks/README.md). With a
+    gain that decreases to 0, the iterate itself converges to the step whose acceptance
+    is the target, so the last iterate is the step to sample with.
     """
     accept = jnp.where(jnp.isfinite(accept), accept, 0.0).astype(log_step.dtype)
     t = jnp.asarray(t, log_step.dtype)

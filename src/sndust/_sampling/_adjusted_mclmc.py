@@ -57,7 +57,7 @@ class AdjustedMCLMC(AbstractSampler):
     averaging towards ``target_accept``; the last settles it by Robbins–Monro
     (:func:`~._adaptation.robbins_monro_log_step`), whose last iterate is the step whose
     acceptance is the target (dual averaging's averaged step accepted 0.98–0.997 for a
-    target of 0.9: about 1.5 × too small a step). The first two stages start from the
+    target of 0.9, with a step 1.3–1.4 × smaller). The first two stages start from the
     Laplace variances; each of the last two starts from the positions' variance over the
     previous stage pooled across every chain (:func:`~._adaptation.pooled_variance`), so
     all chains share one metric and a chain that wandered off widens it rather than
