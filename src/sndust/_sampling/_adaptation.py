@@ -59,8 +59,9 @@ def dual_averaging_start(step_size, target_accept: float):
 
 #: Robbins–Monro gain ``ROBBINS_MONRO_GAIN / (t + ROBBINS_MONRO_T0) ** ROBBINS_MONRO_DECAY``
 #: at the ``t``-th step of a stage (counted from 0): the first step moves the log step size
-#: by at most 0.27 × (1 − target); the gains sum to about 11 over 150 steps, so the step can
-#: still travel far, and their squares converge, so it settles (Robbins & Monro 1951)
+#: by 0.27 × (accept − target), at most 0.27 × target down; the gains sum to about 11 over
+#: 150 steps, so the step can still travel far, and their squares converge, so it settles
+#: (Robbins & Monro 1951)
 ROBBINS_MONRO_GAIN, ROBBINS_MONRO_T0, ROBBINS_MONRO_DECAY = 1.5, 10.0, 0.75
 
 
